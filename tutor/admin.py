@@ -1,0 +1,52 @@
+from django.contrib import admin, messages
+
+from tutor import curation
+from tutor.models import Error, Exercise, User
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = ("title", "errorCategory", "errorSubCategory", "exercise_type", "level", "is_active", "updated_at")
+    list_filter = ("errorCategory", "errorSubCategory", "exercise_type", "level", "is_active")
+    search_fields = ("title", "instructions")
+    ordering = ("errorSubCategory", "level", "title")
+    readonly_fields = ("id", "created_at", "updated_at")
+    actions = ("activate", "deactivate")
+
+    def save_model(self, request, obj, form, change):
+        curation.save_exercise(obj)
+
+    def delete_model(self, request, obj):
+        curation.delete_exercise(obj)
+
+    def delete_queryset(self, request, queryset):
+        for exercise in queryset:
+            curation.delete_exercise(exercise)
+
+    @admin.action(description="Activate selected exercises")
+    def activate(self, request, queryset):
+        changed = curation.set_active(queryset, active=True)
+        self.message_user(request, f"{changed} exercise(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected exercises")
+    def deactivate(self, request, queryset):
+        changed = curation.set_active(queryset, active=False)
+        self.message_user(request, f"{changed} exercise(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ("username", "email", "first_name", "last_name", "created_at")
+    search_fields = ("username", "email", "first_name", "last_name")
+    readonly_fields = ("id", "created_at", "updated_at")
+
+
+@admin.register(Error)
+class ErrorAdmin(admin.ModelAdmin):
+    list_display = ("timestamp_utc", "user", "errorCategory", "errorSubCategory")
+    list_filter = ("errorCategory", "errorSubCategory")
+    search_fields = ("user__username", "user__email", "event_id")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("event_id",)
+    date_hierarchy = "timestamp_utc"

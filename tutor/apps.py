@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TutorConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tutor"
+    verbose_name = "English Tutor"

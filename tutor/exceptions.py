@@ -1,0 +1,37 @@
+"""Domain errors and the DRF exception handler that turns them into clear JSON answers."""
+
+import logging
+
+from django.db import DatabaseError, IntegrityError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class UserNotFound(Exception):
+    """The learner named in a request does not exist."""
+
+
+class ServiceUnavailable(Exception):
+    """A dependency needed to answer is down; the client may retry."""
+
+
+def handler(exc, context):
+    """Answer domain and database errors with JSON instead of a 500."""
+    if isinstance(exc, UserNotFound):
+        return Response({"error": "User not found"}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, IntegrityError):
+        return Response(
+            {"error": "The request conflicts with stored data (it may have changed meanwhile); retry."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, ServiceUnavailable | DatabaseError):
+        logger.warning("Answering 503: %s", exc)
+        return Response(
+            {"error": f"Service temporarily unavailable: {exc if isinstance(exc, ServiceUnavailable) else 'database'}"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    return exception_handler(exc, context)

@@ -1,0 +1,96 @@
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from tutor.exercise_content import content_errors
+from tutor.taxonomy import CEFRLevel, ErrorCategory, ErrorSubCategory, ExerciseType, pair_check, pair_error
+
+
+class User(models.Model):
+    """A learner profile (not a login: API clients authenticate separately)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    username = models.CharField(max_length=50, unique=True)
+    email = models.EmailField(max_length=100, unique=True)
+    first_name = models.CharField(max_length=50)
+    last_name = models.CharField(max_length=50)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return f"{self.username} <{self.email}>"
+
+
+class ErrorPair(models.Model):
+    """An (errorCategory, errorSubCategory) pair whose subcategory belongs to its category."""
+
+    errorCategory = models.PositiveSmallIntegerField(choices=ErrorCategory.choices)
+    errorSubCategory = models.PositiveSmallIntegerField(choices=ErrorSubCategory.choices)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(condition=pair_check(), name="%(app_label)s_%(class)s_pair_matches"),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        problem = pair_error(self.errorCategory, self.errorSubCategory)
+        if problem:
+            raise ValidationError({"errorSubCategory": problem})
+
+
+class Error(ErrorPair):
+    """One error a learner made in conversation."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="errors")
+    timestamp_utc = models.DateTimeField(default=timezone.now)
+
+    class Meta(ErrorPair.Meta):
+        ordering = ["-timestamp_utc", "-id"]
+        indexes = [
+            # "This user's errors since T", answered from the index alone (it carries the pair).
+            models.Index(
+                fields=["user", "timestamp_utc", "errorCategory", "errorSubCategory"],
+                name="tutor_error_user_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.get_errorSubCategory_display()} at {self.timestamp_utc:%Y-%m-%d %H:%M}"
+
+
+class Exercise(ErrorPair):
+    """A curated exercise that trains one error subcategory."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    exercise_type = models.CharField(max_length=32, choices=ExerciseType.choices)
+    level = models.CharField(max_length=2, choices=CEFRLevel.choices)
+    instructions = models.TextField()
+    content = models.JSONField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(ErrorPair.Meta):
+        ordering = ["errorSubCategory", "level", "title"]
+        indexes = [
+            models.Index(fields=["errorSubCategory", "is_active", "level"], name="tutor_exercise_sub_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.level}, {self.get_exercise_type_display()})"
+
+    def clean(self) -> None:
+        super().clean()
+        problems = content_errors(self.exercise_type, self.content)
+        if problems:
+            raise ValidationError({"content": problems})

@@ -1,0 +1,121 @@
+from rest_framework import serializers
+
+from tutor.exercise_content import content_errors
+from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField
+from tutor.models import Error, Exercise, User
+from tutor.taxonomy import pair_error
+
+MAX_TOP_N_ERRORS = 1000
+MAX_LAST_N_DAYS = 36500
+MAX_EXERCISES_PER_ERROR = 10
+
+
+class PairRuleMixin:
+    """Refuse an errorSubCategory that does not belong to the errorCategory (also on partial updates)."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        category = attrs.get("errorCategory", getattr(self.instance, "errorCategory", None))
+        subcategory = attrs.get("errorSubCategory", getattr(self.instance, "errorSubCategory", None))
+        problem = pair_error(category, subcategory)
+        if problem:
+            raise serializers.ValidationError({"errorSubCategory": problem})
+        return attrs
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "created_at", "updated_at")
+        read_only_fields = ("id", "created_at", "updated_at")
+
+
+class KnownUserIdField(UserIdField):
+    """A user_id that must name an existing learner (400 otherwise: it is part of the payload)."""
+
+    default_error_messages = {"unknown": "No user with id {user_id}."}
+
+    def to_internal_value(self, data):
+        user_id = super().to_internal_value(data)
+        if not User.objects.filter(pk=user_id).exists():
+            self.fail("unknown", user_id=user_id)
+        return user_id
+
+
+class ErrorSerializer(PairRuleMixin, serializers.ModelSerializer):
+    user = UserSerializer(read_only=True)
+    user_id = KnownUserIdField(write_only=True)
+    timestamp_utc = EventTimeField(required=False, help_text="When the error was made (default: now).")
+
+    class Meta:
+        model = Error
+        fields = ("id", "event_id", "user", "user_id", "errorCategory", "errorSubCategory", "timestamp_utc")
+        read_only_fields = ("id", "event_id")
+
+
+class ExerciseSerializer(PairRuleMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Exercise
+        fields = (
+            "id",
+            "title",
+            "errorCategory",
+            "errorSubCategory",
+            "exercise_type",
+            "level",
+            "instructions",
+            "content",
+            "is_active",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        exercise_type = attrs.get("exercise_type", getattr(self.instance, "exercise_type", None))
+        content = attrs.get("content", getattr(self.instance, "content", None))
+        problems = content_errors(exercise_type, content)
+        if problems:
+            raise serializers.ValidationError({"content": problems})
+        return attrs
+
+
+class GenerateExerciseQuery(serializers.Serializer):
+    user_id = UserIdField(help_text="The learner's UUID.")
+    top_n_errors = BoundedIntegerField(
+        min_value=1,
+        max_value=MAX_TOP_N_ERRORS,
+        required=False,
+        help_text="Keep the N most frequent pairs (default: all).",
+    )
+    last_n_days = BoundedIntegerField(
+        min_value=1,
+        max_value=MAX_LAST_N_DAYS,
+        required=False,
+        help_text="Count errors of the last N days (default: all time).",
+    )
+    exercises_per_error = BoundedIntegerField(
+        min_value=1, max_value=MAX_EXERCISES_PER_ERROR, default=3, help_text="Exercises returned per pair."
+    )
+
+
+class RecommendedExerciseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    exercise_type = serializers.CharField()
+    level = serializers.CharField()
+    instructions = serializers.CharField()
+    content = serializers.JSONField()
+
+
+class TopErrorSerializer(serializers.Serializer):
+    errorCategory = serializers.CharField(help_text="Category label, e.g. Grammar.")
+    errorSubCategory = serializers.CharField(help_text="Subcategory label, e.g. Tense.")
+    errorFrequency = serializers.IntegerField(help_text="Errors of this pair in the window.")
+    exercises = RecommendedExerciseSerializer(many=True)
+
+
+class GenerateExerciseResponse(serializers.Serializer):
+    user_id = serializers.UUIDField()
+    top_errors = TopErrorSerializer(many=True)

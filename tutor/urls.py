@@ -1,0 +1,14 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from tutor import views
+
+router = SimpleRouter(trailing_slash=False)
+router.register("users", views.UserViewSet)
+router.register("errors", views.ErrorViewSet)
+router.register("exercises", views.ExerciseViewSet)
+
+urlpatterns = [
+    path("generate-exercise", views.GenerateExerciseView.as_view(), name="generate-exercise"),
+    path("", include(router.urls)),
+]

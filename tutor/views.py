@@ -1,0 +1,83 @@
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tutor import curation, ranking
+from tutor.filters import ErrorFilter, ExerciseFilter
+from tutor.ingest import record_error
+from tutor.models import Error, Exercise, User
+from tutor.serializers import (
+    ErrorSerializer,
+    ExerciseSerializer,
+    GenerateExerciseQuery,
+    GenerateExerciseResponse,
+    UserSerializer,
+)
+
+
+class UserViewSet(viewsets.ModelViewSet):
+    """Learner profiles."""
+
+    queryset = User.objects.all()
+    serializer_class = UserSerializer
+
+
+class ErrorViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Errors learners made, stored one by one (for streams of events use /api/error-events)."""
+
+    queryset = Error.objects.select_related("user")
+    serializer_class = ErrorSerializer
+    filterset_class = ErrorFilter
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = record_error(
+            user_id=data["user_id"],
+            category=data["errorCategory"],
+            subcategory=data["errorSubCategory"],
+            timestamp=data.get("timestamp_utc") or timezone.now(),
+        )
+
+
+class ExerciseViewSet(viewsets.ModelViewSet):
+    """The curated exercise bank."""
+
+    queryset = Exercise.objects.all()
+    serializer_class = ExerciseSerializer
+    filterset_class = ExerciseFilter
+
+    def perform_create(self, serializer):
+        serializer.instance = curation.save_exercise(Exercise(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        for field, value in serializer.validated_data.items():
+            setattr(serializer.instance, field, value)
+        curation.save_exercise(serializer.instance)
+
+    def perform_destroy(self, instance):
+        curation.delete_exercise(instance)
+
+
+class GenerateExerciseView(APIView):
+    @extend_schema(
+        parameters=[GenerateExerciseQuery],
+        responses={
+            200: GenerateExerciseResponse,
+            400: OpenApiResponse(description="A parameter is missing or out of range; the answer names it."),
+            404: OpenApiResponse(description='{"error": "User not found"}'),
+        },
+    )
+    def get(self, request):
+        """Rank the learner's most frequent error pairs over the window and recommend exercises for each."""
+        query = GenerateExerciseQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        recommendation = ranking.recommend(**query.validated_data)
+        return Response(GenerateExerciseResponse(recommendation).data)
