@@ -1,0 +1,44 @@
+"""docker-compose.yml cannot run here (no Docker engine), so check what can be checked without one."""
+
+import importlib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = {"migrate", "web", "worker", "beat"}
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_service_is_defined_with_an_image_or_the_app_build():
+    services = compose()["services"]
+
+    assert {"postgres", "redis-cache", "redis-buffer", *APP_SERVICES} <= set(services)
+    for name, service in services.items():
+        assert "image" in service or service.get("build") == ".", name
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_app_services_share_one_definition_and_point_at_existing_code():
+    services = compose()["services"]
+    app_environment = {name: services[name]["environment"] for name in APP_SERVICES}
+    assert len({repr(env) for env in app_environment.values()}) == 1
+
+    command = services["web"]["command"]
+    module, attribute = command[command.index("gunicorn") + 1].split(":")
+    assert hasattr(importlib.import_module(module), attribute)
+    for name in ("worker", "beat"):
+        command = services[name]["command"]
+        app_module = command[command.index("-A") + 1]
+        assert importlib.import_module(app_module).celery_app.main == "english_tutor"
+    assert (ROOT / services["migrate"]["command"][1]).is_file()
+
+
+def test_the_event_buffer_never_evicts_and_persists():
+    command = " ".join(compose()["services"]["redis-buffer"]["command"])
+
+    assert "--maxmemory-policy noeviction" in command
+    assert "--appendonly yes" in command
