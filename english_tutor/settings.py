@@ -89,6 +89,39 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
+# How long a user's error counts from PostgreSQL stay cached (flushes invalidate them at once;
+# this only bounds how late an error leaves the trailing edge of a last_n_days window).
+RANKING_CACHE_SECONDS = env.int("RANKING_CACHE_SECONDS", default=60)
+
+# The real-time buffer of error events; it needs PostgreSQL as the database it flushes into.
+_on_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+EVENT_BUFFER_URL = env.str("EVENT_BUFFER_URL", default=REDIS_URL if _on_postgres else "")
+if EVENT_BUFFER_URL and not _on_postgres:
+    raise ImproperlyConfigured("EVENT_BUFFER_URL needs DATABASE_URL to point at PostgreSQL.")
+EVENT_BUFFER_TIMEOUT = env.float("EVENT_BUFFER_TIMEOUT", default=0.5)
+ERROR_FLUSH_INTERVAL = env.float("ERROR_FLUSH_INTERVAL", default=2.0)
+ERROR_FLUSH_BATCH = env.int("ERROR_FLUSH_BATCH", default=200)
+ERROR_FLUSH_CONSUMER = env.str("ERROR_FLUSH_CONSUMER", default="flusher")
+ERROR_FLUSH_CLAIM_IDLE_SECONDS = env.int("ERROR_FLUSH_CLAIM_IDLE_SECONDS", default=60)
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "flush-error-events": {
+        "task": "tutor.tasks.flush_error_events",
+        "schedule": ERROR_FLUSH_INTERVAL,
+        # A tick that waited longer than one interval is superseded by the next one.
+        "options": {"expires": max(ERROR_FLUSH_INTERVAL, 1.0)},
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

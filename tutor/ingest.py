@@ -1,16 +1,187 @@
-"""Writes: accepting the errors learners make."""
+"""Writes: accepting the errors learners make, and flushing buffered events into PostgreSQL."""
 
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
-from uuid import UUID
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
+from tutor import buffer
+from tutor.buffer import Event
+from tutor.exceptions import ServiceUnavailable
 from tutor.models import Error
+from tutor.ranking import forget_stats
+
+logger = logging.getLogger(__name__)
+
+_INCOMING = "tutor_error_incoming"
+_COLUMNS = 'event_id, user_id, "errorCategory", "errorSubCategory", timestamp_utc'
 
 
-def record_error(*, user_id: UUID, category: int, subcategory: int, timestamp: datetime) -> Error:
+def record_error(*, user_id: uuid.UUID, category: int, subcategory: int, timestamp: datetime) -> Error:
     """Store one error straight in the database and return the stored row."""
     with transaction.atomic():
-        return Error.objects.create(
+        error = Error.objects.create(
             user_id=user_id, errorCategory=category, errorSubCategory=subcategory, timestamp_utc=timestamp
         )
+    _rows_changed({user_id})
+    return error
+
+
+def delete_error(error: Error) -> None:
+    """Delete one stored error."""
+    with transaction.atomic():
+        error.delete()
+    _rows_changed({error.user_id})
+
+
+def _rows_changed(user_ids: set[uuid.UUID]) -> None:
+    if buffer.enabled():
+        buffer.bump_versions(user_ids)
+        forget_stats(user_ids)
+
+
+def accept_events(events: list[Event]) -> None:
+    """Accept validated events: into the buffer when there is one, else (or when it is down) into the database."""
+    if buffer.enabled():
+        try:
+            buffer.push(events)
+            return
+        except buffer.BufferFull as exc:
+            logger.error("Event buffer full, refusing %d events: %s", len(events), exc)
+            raise ServiceUnavailable("the event buffer is full; retry later") from exc
+        except buffer.BufferUnavailable as exc:
+            logger.warning("Event buffer unreachable, writing %d events through: %s", len(events), exc)
+    try:
+        with transaction.atomic():
+            Error.objects.bulk_create(
+                [
+                    Error(
+                        event_id=e.event_id,
+                        user_id=e.user_id,
+                        errorCategory=e.category,
+                        errorSubCategory=e.subcategory,
+                        timestamp_utc=e.timestamp,
+                    )
+                    for e in events
+                ],
+                ignore_conflicts=True,
+            )
+    except (OperationalError, InterfaceError) as exc:
+        raise ServiceUnavailable("neither the event buffer nor the database can take events; retry later") from exc
+    _rows_changed({e.user_id for e in events})
+
+
+@dataclass
+class FlushReport:
+    batches: int = 0
+    entries: int = 0
+    events: int = 0
+    inserted: int = 0
+    dead: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: "FlushReport") -> None:
+        self.batches += other.batches
+        self.entries += other.entries
+        self.events += other.events
+        self.inserted += other.inserted
+        self.dead += other.dead
+        self.problems += other.problems
+
+
+def flush(*, max_seconds: float | None = None, batch_size: int | None = None) -> FlushReport:
+    """Move buffered events into PostgreSQL until the buffer is empty (or `max_seconds` have passed)."""
+    report = FlushReport()
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    while deadline is None or time.monotonic() < deadline:
+        batch = flush_batch(batch_size=batch_size or settings.ERROR_FLUSH_BATCH)
+        if batch.entries == 0:
+            break
+        report.add(batch)
+    return report
+
+
+def flush_batch(*, batch_size: int) -> FlushReport:
+    """Claim one batch, commit it to PostgreSQL, and only then acknowledge it in Redis."""
+    entries = buffer.claim(
+        consumer=settings.ERROR_FLUSH_CONSUMER,
+        count=batch_size,
+        min_idle_ms=settings.ERROR_FLUSH_CLAIM_IDLE_SECONDS * 1000,
+    )
+    if not entries:
+        return FlushReport()
+    dead = [(entry, None, entry.problem) for entry in entries if entry.problem]
+    events = [event for entry in entries for event in entry.events]
+    entry_of = {id(event): entry for entry in entries for event in entry.events}
+    # A crash from here to the commit leaves the entries claimed but unacknowledged: the next
+    # flush claims them again. A crash after the commit makes the next flush insert nothing new.
+    inserted, refused = store(events)
+    dead += [(entry_of[id(event)], event, reason) for event, reason in refused]
+    buffer.ack(entries=entries, stored_users={e.user_id for e in events}, dead=dead)
+    if dead:
+        logger.error("Flush sent %d events to the dead letters: %s", len(dead), sorted({d[2] for d in dead}))
+    return FlushReport(
+        batches=1,
+        entries=len(entries),
+        events=len(events),
+        inserted=inserted,
+        dead=len(dead),
+        problems=[reason for _, _, reason in dead],
+    )
+
+
+def store(events: list[Event]) -> tuple[int, list[tuple[Event, str]]]:
+    """Insert events in one transaction, ignoring known event_ids; return (inserted, refused with reasons)."""
+    if not events:
+        return 0, []
+    try:
+        with transaction.atomic():
+            return _copy_batch(events)
+    except (OperationalError, InterfaceError):
+        raise  # The database is away: nothing was committed, the entries stay claimed for a retry.
+    except DatabaseError as exc:
+        logger.warning("Batch of %d events refused (%s); storing them one by one", len(events), exc)
+    inserted, refused = 0, []
+    with transaction.atomic():
+        for event in events:
+            try:
+                with transaction.atomic():
+                    count, orphans = _copy_batch([event])
+            except (OperationalError, InterfaceError):
+                raise
+            except DatabaseError as exc:
+                refused.append((event, f"refused by the database: {exc}".strip()))
+                continue
+            inserted += count
+            refused += orphans
+    return inserted, refused
+
+
+def _copy_batch(events: list[Event]) -> tuple[int, list[tuple[Event, str]]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (event_id uuid, user_id uuid, "
+            '"errorCategory" smallint, "errorSubCategory" smallint, timestamp_utc timestamptz) ON COMMIT DELETE ROWS'
+        )
+        cursor.execute(f"TRUNCATE {_INCOMING}")
+        with cursor.copy(f"COPY {_INCOMING} ({_COLUMNS}) FROM STDIN") as copy:
+            for e in events:
+                copy.write_row((e.event_id, e.user_id, e.category, e.subcategory, e.timestamp))
+        cursor.execute(
+            f"INSERT INTO tutor_error ({_COLUMNS}) "
+            f'SELECT i.event_id, i.user_id, i."errorCategory", i."errorSubCategory", i.timestamp_utc '
+            f"FROM {_INCOMING} i JOIN tutor_user u ON u.id = i.user_id "
+            "ON CONFLICT (event_id) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(
+            f"SELECT DISTINCT i.user_id FROM {_INCOMING} i "
+            "LEFT JOIN tutor_user u ON u.id = i.user_id WHERE u.id IS NULL"
+        )
+        missing = {row[0] for row in cursor.fetchall()}
+    orphans = [(e, f"user {e.user_id} does not exist") for e in events if e.user_id in missing]
+    return inserted, orphans

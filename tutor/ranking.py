@@ -1,18 +1,23 @@
 """Reads: a learner's weakest (category, subcategory) pairs and the exercises that train them."""
 
+import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from tutor import buffer, learners
 from tutor.exceptions import UserNotFound
-from tutor.models import Error, Exercise, User
+from tutor.models import Error, Exercise
 from tutor.taxonomy import CATEGORY_OF, ErrorCategory, ErrorSubCategory
+
+logger = logging.getLogger(__name__)
 
 BANK_VERSION_KEY = "exercise-bank:version"
 EXERCISE_FIELDS = ("id", "title", "exercise_type", "level", "instructions", "content")
@@ -31,22 +36,88 @@ def rank(stats: list[ErrorStat]) -> list[ErrorStat]:
     return sorted(stats, key=lambda s: (-s.frequency, -s.last_seen.timestamp(), s.subcategory))
 
 
-def top_errors(*, user_id: UUID, since: datetime | None, limit: int | None) -> list[ErrorStat]:
-    """Return the user's most frequent error pairs since `since` (all time when None), at most `limit`."""
+def top_errors(*, user_id: UUID, last_n_days: int | None, limit: int | None) -> list[ErrorStat]:
+    """Return the user's most frequent error pairs of the last N days (all time when None), at most `limit`."""
+    since = timezone.now() - timedelta(days=last_n_days) if last_n_days else None
+    if not buffer.enabled():
+        return rank(_stored_stats(user_id, since))[:limit]
+    try:
+        # Pending events are read BEFORE PostgreSQL: an event flushed between the two reads is
+        # then seen as pending and found stored, and counted once, from PostgreSQL.
+        snap = buffer.snapshot(user_id, None if since is None else buffer.to_micros(since))
+    except buffer.BufferUnavailable as exc:
+        logger.warning("Event buffer unreachable, ranking from PostgreSQL only: %s", exc)
+        return rank(_stored_stats(user_id, since))[:limit]
+    pending_ids = [p.event_id for p in snap.pending]
+    window = last_n_days or 0
+    cached = cache.get(_stats_key(user_id)) or {}
+    version, stats = cached.get(window, (None, None))
+    # Cached counts are labelled with the user's version read before their query; every flush
+    # bumps it (atomically with removing its events from pending) after committing. So counts
+    # of the snapshot's version hold every row flushed before the snapshot, and any row of a
+    # flush still in progress is one of our pending events, which the check below finds.
+    if version == snap.version and not (pending_ids and _already_stored(pending_ids)):
+        stored = set()
+    else:
+        stats, stored = _stored_stats_and_ids(user_id, since, pending_ids)
+        cache.set(_stats_key(user_id), {**cached, window: (snap.version, stats)}, settings.RANKING_CACHE_SECONDS)
+    return rank(_with_pending(stats, [p for p in snap.pending if p.event_id not in stored]))[:limit]
+
+
+def _stats_key(user_id: UUID) -> str:
+    return f"error-stats:{user_id}"
+
+
+def forget_stats(user_ids: set[UUID]) -> None:
+    """Drop the users' cached counts (after a write that did not go through the buffer)."""
+    cache.delete_many([_stats_key(u) for u in user_ids])
+
+
+def _stored_stats(user_id: UUID, since: datetime | None) -> list[ErrorStat]:
     errors = Error.objects.filter(user_id=user_id)
     if since is not None:
         errors = errors.filter(timestamp_utc__gte=since)
     rows = errors.values("errorSubCategory").annotate(frequency=Count("pk"), last_seen=Max("timestamp_utc"))
-    stats = [
-        ErrorStat(
-            category=CATEGORY_OF[row["errorSubCategory"]],
-            subcategory=row["errorSubCategory"],
-            frequency=row["frequency"],
-            last_seen=row["last_seen"],
-        )
+    return [
+        ErrorStat(CATEGORY_OF[row["errorSubCategory"]], row["errorSubCategory"], row["frequency"], row["last_seen"])
         for row in rows.order_by()
     ]
-    return rank(stats)[:limit]
+
+
+def _already_stored(event_ids: list[UUID]) -> bool:
+    return Error.objects.filter(event_id__in=event_ids).exists()
+
+
+def _stored_stats_and_ids(user_id: UUID, since: datetime | None, event_ids: list[UUID]):
+    """Return the user's counts per pair and which of `event_ids` are stored, from ONE snapshot of the database."""
+    window = "" if since is None else "AND timestamp_utc >= %(since)s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT "errorSubCategory", count(*), max(timestamp_utc), NULL::uuid
+              FROM tutor_error WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"
+            UNION ALL
+            SELECT NULL, NULL, NULL, event_id FROM tutor_error WHERE event_id = ANY(%(event_ids)s::uuid[])
+            """,
+            {"user_id": user_id, "since": since, "event_ids": event_ids},
+        )
+        rows = cursor.fetchall()
+    stats = [ErrorStat(CATEGORY_OF[sub], sub, n, last) for sub, n, last, _ in rows if sub is not None]
+    return stats, {event_id for sub, _, _, event_id in rows if sub is None}
+
+
+def _with_pending(stats: list[ErrorStat], pending: list[buffer.PendingEvent]) -> list[ErrorStat]:
+    by_sub = {s.subcategory: s for s in stats}
+    for event in pending:
+        seen = buffer.from_micros(event.micros)
+        current = by_sub.get(event.subcategory)
+        if current is None:
+            by_sub[event.subcategory] = ErrorStat(CATEGORY_OF[event.subcategory], event.subcategory, 1, seen)
+        else:
+            by_sub[event.subcategory] = replace(
+                current, frequency=current.frequency + 1, last_seen=max(current.last_seen, seen)
+            )
+    return list(by_sub.values())
 
 
 def exercise_bank() -> dict[int, list[dict]]:
@@ -77,9 +148,8 @@ def recommend(
     *, user_id: UUID, last_n_days: int | None = None, top_n_errors: int | None = None, exercises_per_error: int = 3
 ) -> dict:
     """Return the user's top error pairs over the window, each with exercises that train it."""
-    if not User.objects.filter(pk=user_id).exists():
+    if not learners.exists(user_id):
         raise UserNotFound(user_id)
-    since = timezone.now() - timedelta(days=last_n_days) if last_n_days else None
     bank = exercise_bank()
     return {
         "user_id": user_id,
@@ -90,6 +160,6 @@ def recommend(
                 "errorFrequency": stat.frequency,
                 "exercises": bank.get(stat.subcategory, [])[:exercises_per_error],
             }
-            for stat in top_errors(user_id=user_id, since=since, limit=top_n_errors)
+            for stat in top_errors(user_id=user_id, last_n_days=last_n_days, limit=top_n_errors)
         ],
     }

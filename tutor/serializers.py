@@ -1,9 +1,15 @@
+import uuid
+
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 from rest_framework import serializers
 
+from tutor import buffer, learners
+from tutor.buffer import Event
 from tutor.exercise_content import content_errors
 from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField
 from tutor.models import Error, Exercise, User
-from tutor.taxonomy import pair_error
+from tutor.taxonomy import ErrorCategory, ErrorSubCategory, pair_error
 
 MAX_TOP_N_ERRORS = 1000
 MAX_LAST_N_DAYS = 36500
@@ -37,7 +43,7 @@ class KnownUserIdField(UserIdField):
 
     def to_internal_value(self, data):
         user_id = super().to_internal_value(data)
-        if not User.objects.filter(pk=user_id).exists():
+        if not learners.exists(user_id):
             self.fail("unknown", user_id=user_id)
         return user_id
 
@@ -119,3 +125,69 @@ class TopErrorSerializer(serializers.Serializer):
 class GenerateExerciseResponse(serializers.Serializer):
     user_id = serializers.UUIDField()
     top_errors = TopErrorSerializer(many=True)
+
+
+MAX_EVENTS_PER_REQUEST = 1000
+
+
+class ErrorEventSerializer(PairRuleMixin, serializers.Serializer):
+    event_id = serializers.UUIDField(
+        required=False, help_text="Client-chosen id that makes retries safe (default: generated)."
+    )
+    user_id = UserIdField()
+    errorCategory = serializers.ChoiceField(choices=ErrorCategory.choices)
+    errorSubCategory = serializers.ChoiceField(choices=ErrorSubCategory.choices)
+    timestamp_utc = EventTimeField(required=False, help_text="When the error was made (default: now).")
+
+
+class ErrorEventsAccepted(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    event_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+def parse_error_events(data) -> list[Event]:
+    """Validate one event object or a list of 1..1000; refuse the whole request naming each bad item."""
+    many = isinstance(data, list)
+    if not many and not isinstance(data, dict):
+        raise serializers.ValidationError({"events": ["Send an event object or a list of event objects."]})
+    items = data if many else [data]
+    if not 1 <= len(items) <= MAX_EVENTS_PER_REQUEST:
+        raise serializers.ValidationError(
+            {"events": [f"A request holds 1 to {MAX_EVENTS_PER_REQUEST} events; this one holds {len(items)}."]}
+        )
+    errors, valid = {}, []
+    for index, item in enumerate(items):
+        serializer = ErrorEventSerializer(data=item)
+        if serializer.is_valid():
+            valid.append(serializer.validated_data)
+        else:
+            errors[index] = serializer.errors
+    if not errors:
+        known = _known_or_unverifiable({v["user_id"] for v in valid})
+        for index, item in enumerate(valid):
+            if item["user_id"] not in known:
+                errors[index] = {"user_id": [f"No user with id {item['user_id']}."]}
+    if errors:
+        raise serializers.ValidationError({"events": {str(i): e for i, e in errors.items()}} if many else errors[0])
+    now = timezone.now()
+    return [
+        Event(
+            event_id=item.get("event_id") or uuid.uuid4(),
+            user_id=item["user_id"],
+            category=item["errorCategory"],
+            subcategory=item["errorSubCategory"],
+            timestamp=item.get("timestamp_utc") or now,
+        )
+        for item in valid
+    ]
+
+
+def _known_or_unverifiable(user_ids: set) -> set:
+    try:
+        return learners.existing(user_ids)
+    except (OperationalError, InterfaceError):
+        if not buffer.enabled():
+            raise
+        # PostgreSQL is away but the buffer takes events: accept them now; the flush checks the
+        # users again and sends events of unknown users to the dead letters, with the reason.
+        return user_ids

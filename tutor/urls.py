@@ -9,6 +9,7 @@ router.register("errors", views.ErrorViewSet)
 router.register("exercises", views.ExerciseViewSet)
 
 urlpatterns = [
+    path("error-events", views.ErrorEventsView.as_view(), name="error-events"),
     path("generate-exercise", views.GenerateExerciseView.as_view(), name="generate-exercise"),
     path("", include(router.urls)),
 ]

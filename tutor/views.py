@@ -1,19 +1,21 @@
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import curation, ranking
+from tutor import curation, ingest, learners, ranking
 from tutor.filters import ErrorFilter, ExerciseFilter
-from tutor.ingest import record_error
 from tutor.models import Error, Exercise, User
 from tutor.serializers import (
+    ErrorEventsAccepted,
+    ErrorEventSerializer,
     ErrorSerializer,
     ExerciseSerializer,
     GenerateExerciseQuery,
     GenerateExerciseResponse,
     UserSerializer,
+    parse_error_events,
 )
 
 
@@ -22,6 +24,9 @@ class UserViewSet(viewsets.ModelViewSet):
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
+
+    def perform_destroy(self, instance):
+        learners.delete_user(instance)
 
 
 class ErrorViewSet(
@@ -39,12 +44,15 @@ class ErrorViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = record_error(
+        serializer.instance = ingest.record_error(
             user_id=data["user_id"],
             category=data["errorCategory"],
             subcategory=data["errorSubCategory"],
             timestamp=data.get("timestamp_utc") or timezone.now(),
         )
+
+    def perform_destroy(self, instance):
+        ingest.delete_error(instance)
 
 
 class ExerciseViewSet(viewsets.ModelViewSet):
@@ -81,3 +89,20 @@ class GenerateExerciseView(APIView):
         query.is_valid(raise_exception=True)
         recommendation = ranking.recommend(**query.validated_data)
         return Response(GenerateExerciseResponse(recommendation).data)
+
+
+class ErrorEventsView(APIView):
+    @extend_schema(
+        request=ErrorEventSerializer(many=True),
+        responses={
+            202: ErrorEventsAccepted,
+            400: OpenApiResponse(description="Some event is invalid; the answer names each bad item by index."),
+            503: OpenApiResponse(description="Neither the event buffer nor the database can take events now."),
+        },
+    )
+    def post(self, request):
+        """Accept one error event, or a list of up to 1,000, for real-time ranking (a single object works too)."""
+        events = parse_error_events(request.data)
+        ingest.accept_events(events)
+        body = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
+        return Response(ErrorEventsAccepted(body).data, status=status.HTTP_202_ACCEPTED)

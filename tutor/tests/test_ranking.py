@@ -21,16 +21,15 @@ def test_it_counts_errors_per_pair_most_frequent_first(user, make_error):
     make_error.create_batch(1, user=user, errorSubCategory=12)
     make_error.create_batch(4, errorSubCategory=12)  # someone else's
 
-    assert pairs(top_errors(user_id=user.pk, since=None, limit=None)) == [(1, 5), (9, 3), (12, 1)]
+    assert pairs(top_errors(user_id=user.pk, last_n_days=None, limit=None)) == [(1, 5), (9, 3), (12, 1)]
 
 
 def test_it_counts_only_the_window(user, make_error):
     make_error.create_batch(4, user=user, errorSubCategory=5, days_ago=10)
     make_error.create_batch(2, user=user, errorSubCategory=6, days_ago=1)
 
-    since = timezone.now() - timedelta(days=7)
-    assert pairs(top_errors(user_id=user.pk, since=since, limit=None)) == [(6, 2)]
-    assert pairs(top_errors(user_id=user.pk, since=None, limit=None)) == [(5, 4), (6, 2)]
+    assert pairs(top_errors(user_id=user.pk, last_n_days=7, limit=None)) == [(6, 2)]
+    assert pairs(top_errors(user_id=user.pk, last_n_days=None, limit=None)) == [(5, 4), (6, 2)]
 
 
 def test_it_breaks_ties_by_the_most_recent_error_then_subcategory(user, make_error):
@@ -42,14 +41,14 @@ def test_it_breaks_ties_by_the_most_recent_error_then_subcategory(user, make_err
     make_error(user=user, errorSubCategory=9, timestamp_utc=same)
     make_error(user=user, errorSubCategory=8, timestamp_utc=same)
 
-    assert [s.subcategory for s in top_errors(user_id=user.pk, since=None, limit=None)] == [11, 8, 9, 7, 2]
+    assert [s.subcategory for s in top_errors(user_id=user.pk, last_n_days=None, limit=None)] == [11, 8, 9, 7, 2]
 
 
 def test_it_keeps_the_top_n(user, make_error):
     for sub, count in [(1, 4), (2, 3), (3, 2), (4, 1)]:
         make_error.create_batch(count, user=user, errorSubCategory=sub)
 
-    assert pairs(top_errors(user_id=user.pk, since=None, limit=2)) == [(1, 4), (2, 3)]
+    assert pairs(top_errors(user_id=user.pk, last_n_days=None, limit=2)) == [(1, 4), (2, 3)]
 
 
 def test_it_recommends_active_exercises_of_each_pair_up_to_k(user, make_error, make_exercise):

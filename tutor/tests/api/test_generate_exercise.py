@@ -110,11 +110,11 @@ def test_bad_parameters_are_a_400_naming_the_parameter(api, user, params, field,
         assert errors[field][0].startswith(field)
 
 
-def test_a_warm_request_costs_two_queries(api, user, make_error, make_exercise, django_assert_num_queries):
+def test_a_warm_request_costs_no_database_query(api, user, make_error, make_exercise, django_assert_num_queries):
     make_error.create_batch(3, user=user)
     make_exercise()
-    api.get(URL, {"user_id": user.pk})  # loads the exercise bank into the cache
+    api.get(URL, {"user_id": user.pk})  # caches the user, the user's counts and the exercise bank
 
-    with django_assert_num_queries(2):  # the user exists; the counts per pair
+    with django_assert_num_queries(0):
         response = api.get(URL, {"user_id": user.pk})
     assert response.json()["top_errors"][0]["errorFrequency"] == 3

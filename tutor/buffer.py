@@ -1,0 +1,293 @@
+"""The Redis buffer of accepted error events: the only module that knows its keys.
+
+Why it exists: errors stream in from live conversations faster than one PostgreSQL write per
+request can take. An accepted event is written here in one round trip and answered 202 at
+once; a Celery flush moves events to PostgreSQL (the source of truth) in batches.
+
+What it guarantees:
+- An event is accepted only if every command of its request was applied (MULTI/EXEC): a full
+  buffer (noeviction) or a dead Redis refuses the whole request, never part of it.
+- An entry leaves the stream only after PostgreSQL has committed it (`ack` runs after the
+  commit), so a crash at any point loses nothing; a repeated batch inserts nothing twice
+  because the database ignores known event_ids.
+- The read path sees every event from acceptance on: `tutor:pending:<user>` holds it until
+  the same MULTI that bumps the user's version removes it, so a reader's snapshot shows an
+  event either as pending or as committed under a newer version, never neither.
+
+Keys:
+- tutor:events                stream, one entry per accepted request; group "flush"
+- tutor:pending:<user_id>     sorted set, member "<event_id>:<subcategory>", score = µs since epoch
+- tutor:version:<user_id>     bumped each time PostgreSQL commits rows of the user
+- tutor:events:dead           stream of events that could not be stored, with the reason
+- tutor:flush:lock            saves duplicate work between flushers; correctness never needs it
+"""
+
+import json
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+STREAM = "tutor:events"
+DEAD = "tutor:events:dead"
+GROUP = "flush"
+LOCK = "tutor:flush:lock"
+VERSION_TTL = 7 * 24 * 3600
+
+
+def _pending_key(user_id) -> str:
+    return f"tutor:pending:{user_id}"
+
+
+def _version_key(user_id) -> str:
+    return f"tutor:version:{user_id}"
+
+
+class BufferUnavailable(Exception):
+    """The buffer's Redis cannot be reached."""
+
+
+class BufferFull(Exception):
+    """The buffer's Redis refuses writes because it reached maxmemory (noeviction)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    category: int
+    subcategory: int
+    timestamp: datetime
+
+    @property
+    def micros(self) -> int:
+        return to_micros(self.timestamp)
+
+    @property
+    def member(self) -> str:
+        return f"{self.event_id}:{self.subcategory}"
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    event_id: uuid.UUID
+    subcategory: int
+    micros: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    pending: list[PendingEvent]
+    version: int
+
+
+@dataclass
+class Entry:
+    """One stream entry: the events of one accepted request, or why they cannot be read."""
+
+    id: str
+    events: list[Event]
+    problem: str | None = None
+    raw: dict | None = None
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + micros * MICROSECOND
+
+
+def enabled() -> bool:
+    """Say whether accepted events go through the buffer (else they are written straight to the database)."""
+    return bool(settings.EVENT_BUFFER_URL)
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=settings.EVENT_BUFFER_TIMEOUT,
+        socket_timeout=settings.EVENT_BUFFER_TIMEOUT,
+        health_check_interval=30,
+    )
+
+
+def client() -> redis.Redis:
+    return _client(settings.EVENT_BUFFER_URL)
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except redis.exceptions.OutOfMemoryError as exc:
+        raise BufferFull(str(exc)) from exc
+    except redis.exceptions.ExecAbortError as exc:
+        if "OOM" in str(exc):
+            raise BufferFull(str(exc)) from exc
+        raise
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise BufferUnavailable(str(exc)) from exc
+
+
+def _encode(events: Iterable[Event]) -> str:
+    return json.dumps(
+        [[str(e.event_id), str(e.user_id), e.category, e.subcategory, e.micros] for e in events],
+        separators=(",", ":"),
+    )
+
+
+def _decode(entry_id: bytes, fields: dict | None) -> Entry:
+    entry_id = entry_id.decode()
+    if not fields:
+        return Entry(entry_id, [], problem="entry vanished from the stream", raw={})
+    raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+    try:
+        events = [
+            Event(uuid.UUID(event_id), uuid.UUID(user_id), int(category), int(sub), from_micros(int(micros)))
+            for event_id, user_id, category, sub, micros in json.loads(raw["events"])
+        ]
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        return Entry(entry_id, [], problem=f"unreadable entry: {exc!r}", raw=raw)
+    return Entry(entry_id, events, raw=raw)
+
+
+def push(events: list[Event]) -> None:
+    """Accept events: append them to the stream and to each user's pending set, all or nothing."""
+    by_user = defaultdict(dict)
+    for event in events:
+        by_user[event.user_id][event.member] = event.micros
+    pipe = client().pipeline(transaction=True)
+    pipe.xadd(STREAM, {"events": _encode(events)})
+    for user_id, members in by_user.items():
+        pipe.zadd(_pending_key(user_id), members)
+    with _translated_errors():
+        pipe.execute()
+
+
+def snapshot(user_id: uuid.UUID, since_micros: int | None) -> Snapshot:
+    """Return the user's pending events in the window and the user's version, read atomically."""
+    pipe = client().pipeline(transaction=True)
+    pipe.zrangebyscore(_pending_key(user_id), "-inf" if since_micros is None else since_micros, "+inf", withscores=True)
+    pipe.get(_version_key(user_id))
+    with _translated_errors():
+        members, version = pipe.execute()
+    pending = {}
+    for member, score in members:
+        event_id, sub = member.decode().split(":")
+        pending[event_id] = PendingEvent(uuid.UUID(event_id), int(sub), int(score))
+    return Snapshot(list(pending.values()), int(version or 0))
+
+
+def _ensure_group(r: redis.Redis) -> None:
+    try:
+        r.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except redis.exceptions.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def claim(*, consumer: str, count: int, min_idle_ms: int) -> list[Entry]:
+    """Claim up to `count` entries: this consumer's unacknowledged ones, then idle ones of others, then new ones."""
+    r = client()
+    with _translated_errors():
+        _ensure_group(r)
+        # Entries this consumer name read before and never acknowledged: a flush that died.
+        found = r.xreadgroup(GROUP, consumer, {STREAM: "0"}, count=count)
+        claimed = list(found[0][1]) if found else []
+        if len(claimed) < count:
+            _, stolen, _ = r.xautoclaim(STREAM, GROUP, consumer, min_idle_ms, "0-0", count=count - len(claimed))
+            known = {entry_id for entry_id, _ in claimed}
+            claimed += [item for item in stolen if item[0] not in known]
+        if len(claimed) < count:
+            found = r.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count - len(claimed))
+            claimed += list(found[0][1]) if found else []
+    return [_decode(entry_id, fields) for entry_id, fields in claimed]
+
+
+def ack(*, entries: list[Entry], stored_users: set[uuid.UUID], dead: list[tuple[Entry, Event | None, str]]) -> None:
+    """After the commit: bump the versions of users with new rows, forget the entries, keep the dead letters."""
+    pipe = client().pipeline(transaction=True)
+    # One MULTI: a reader sees the events either still pending under the old version, or gone
+    # under the new one, whose cached counts come from a query made after the commit.
+    for user_id in stored_users:
+        pipe.incr(_version_key(user_id))
+        pipe.expire(_version_key(user_id), VERSION_TTL)
+    now = datetime.now(UTC).isoformat()
+    for entry, event, reason in dead:
+        record = {"entry": entry.id, "reason": reason, "at": now}
+        record["event" if event else "raw"] = _encode([event]) if event else json.dumps(entry.raw)
+        pipe.xadd(DEAD, record)
+    for entry in entries:
+        for event in entry.events:
+            pipe.zrem(_pending_key(event.user_id), event.member)
+    ids = [entry.id for entry in entries]
+    if ids:
+        pipe.xack(STREAM, GROUP, *ids)
+        pipe.xdel(STREAM, *ids)
+    with _translated_errors():
+        pipe.execute()
+
+
+def bump_versions(user_ids: Iterable[uuid.UUID]) -> None:
+    """Tell readers that the users' rows in PostgreSQL changed outside the buffer (best effort)."""
+    pipe = client().pipeline(transaction=False)
+    for user_id in set(user_ids):
+        pipe.incr(_version_key(user_id))
+        pipe.expire(_version_key(user_id), VERSION_TTL)
+    try:
+        with _translated_errors():
+            pipe.execute()
+    except (BufferUnavailable, BufferFull) as exc:
+        logger.warning("Could not bump user versions: %s", exc)
+
+
+@contextmanager
+def flush_lock(ttl_seconds: int) -> Iterator[bool]:
+    """Hold the flush lock if it is free; yield whether it was taken."""
+    r = client()
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4()}"
+    with _translated_errors():
+        taken = bool(r.set(LOCK, token, nx=True, ex=ttl_seconds))
+    try:
+        yield taken
+    finally:
+        if taken:
+            # Release only our own lock: it may have expired and been taken by another flusher.
+            r.eval(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1,
+                LOCK,
+                token,
+            )
+
+
+def backlog() -> dict[str, int]:
+    """Return how many entries wait in the stream and how many events are dead letters."""
+    r = client()
+    with _translated_errors():
+        return {"entries": r.xlen(STREAM), "dead": r.xlen(DEAD)}
+
+
+def dead_letters(count: int = 100) -> list[dict[str, str]]:
+    """Return the oldest dead letters."""
+    with _translated_errors():
+        rows = client().xrange(DEAD, count=count)
+    return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
