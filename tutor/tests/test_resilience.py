@@ -1,0 +1,98 @@
+import uuid
+
+import pytest
+from django.db import connection
+
+from tutor import buffer
+from tutor.models import Error
+from tutor.tests.redis_server import RedisServer
+
+EVENTS = "/api/error-events"
+RANKING = "/api/generate-exercise"
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    servers = []
+
+    def start(*options):
+        server = RedisServer(tmp_path, *options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def event(user, sub=3):
+    return {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": sub}
+
+
+def frequencies(api, user):
+    response = api.get(RANKING, {"user_id": user.pk})
+    assert response.status_code == 200
+    return {t["errorSubCategory"]: t["errorFrequency"] for t in response.json()["top_errors"]}
+
+
+@pytest.mark.django_db
+def test_with_redis_stopped_events_are_written_through_and_ranking_answers(api, user, settings, private_redis):
+    server = private_redis()
+    settings.EVENT_BUFFER_URL = server.url
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": server.url,
+        }
+    }
+    assert api.post(EVENTS, event(user, sub=3), format="json").status_code == 202
+    assert Error.objects.count() == 0  # buffered
+    assert frequencies(api, user) == {"Tense": 1}
+
+    server.stop()
+
+    response = api.post(EVENTS, [event(user, sub=1), event(user, sub=1)], format="json")
+    assert response.status_code == 202
+    written = set(Error.objects.values_list("event_id", flat=True))
+    assert written == {uuid.UUID(i) for i in response.json()["event_ids"]}
+    # The buffered event waits in the stopped Redis (not lost); PostgreSQL answers for the rest.
+    assert frequencies(api, user) == {"Pronoun": 2}
+
+
+@pytest.mark.django_db
+def test_a_full_buffer_refuses_whole_requests_with_a_503_and_keeps_what_it_accepted(api, user, settings, private_redis):
+    server = private_redis("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+    settings.EVENT_BUFFER_URL = server.url
+    accepted, refused = set(), None
+    for _ in range(200):
+        response = api.post(EVENTS, [event(user)] * 1000, format="json")
+        if response.status_code != 202:
+            refused = response
+            break
+        accepted |= set(response.json()["event_ids"])
+
+    assert refused is not None, "the buffer never filled up"
+    assert refused.status_code == 503
+    assert "event buffer is full" in refused.json()["error"]
+    assert refused["Retry-After"]
+    assert accepted
+    in_buffer = {str(e.event_id) for e in buffer.snapshot(user.pk, None).pending}
+    assert in_buffer == accepted
+    assert Error.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_and_postgresql_down_events_get_a_503(api, user, settings):
+    settings.EVENT_BUFFER_URL = "redis://127.0.0.1:1/0"
+    real = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        response = api.post(EVENTS, event(user), format="json")
+    finally:
+        connection.close()
+        connection.settings_dict.update(real)
+
+    assert response.status_code == 503
+    assert "retry later" in response.json()["error"]
+    assert Error.objects.count() == 0
