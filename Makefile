@@ -17,8 +17,23 @@ $(BIN)/.installed: requirements.txt
 run: export DJANGO_DEBUG ?= true
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py loaddata tutor/fixtures/users.json tutor/fixtures/errors.json tutor/fixtures/exercises.json
+	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The production-shaped stack on this machine: gunicorn, a Celery worker and beat, against
+# PostgreSQL and Redis (DATABASE_URL / REDIS_URL; the defaults are the local services).
+run-stack: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/english_tutor
+run-stack: export REDIS_URL ?= redis://127.0.0.1:6379/0
+run-stack: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+run-stack: $(BIN)/.installed
+	$(BIN)/python manage.py create_database
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/celery -A english_tutor worker --loglevel INFO --concurrency 1 & \
+	$(BIN)/celery -A english_tutor beat --loglevel INFO --schedule $(VENV)/celerybeat-schedule & \
+	$(BIN)/gunicorn english_tutor.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
 
 test: $(BIN)/.installed
 	$(BIN)/ruff format --check .
