@@ -54,3 +54,17 @@ def test_every_exercise_is_well_formed():
         assert CATEGORY_OF[fields["errorSubCategory"]] == fields["errorCategory"], fields["title"]
         assert content_errors(fields["exercise_type"], fields["content"]) == [], fields["title"]
         assert fields["instructions"].strip(), fields["title"]
+
+
+@pytest.mark.django_db
+def test_seed_demo_loads_once_and_then_leaves_curated_data_alone():
+    call_command("seed_demo", verbosity=0)
+    assert Exercise.objects.count() == len(load("exercises.json"))
+    exercise = Exercise.objects.order_by("title").first()
+    exercise.title = "Edited by a curator"
+    exercise.save()
+
+    call_command("seed_demo", verbosity=0)
+
+    exercise.refresh_from_db()
+    assert exercise.title == "Edited by a curator"
