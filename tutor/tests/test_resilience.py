@@ -1,4 +1,5 @@
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -84,15 +85,43 @@ def test_a_full_buffer_refuses_whole_requests_with_a_503_and_keeps_what_it_accep
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_and_postgresql_down_events_get_a_503(api, user, settings):
     settings.EVENT_BUFFER_URL = "redis://127.0.0.1:1/0"
-    real = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict["PORT"] = "1"
-    try:
+    with postgresql_unreachable():
         response = api.post(EVENTS, event(user), format="json")
-    finally:
-        connection.close()
-        connection.settings_dict.update(real)
 
     assert response.status_code == 503
     assert "retry later" in response.json()["error"]
     assert Error.objects.count() == 0
+
+
+@contextmanager
+def postgresql_unreachable():
+    real = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.update(real)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_postgresql_down_events_are_still_accepted_into_the_buffer(api, user):
+    with postgresql_unreachable():
+        response = api.post(EVENTS, [event(user, sub=2), event(user, sub=2)], format="json")
+
+    assert response.status_code == 202
+    assert Error.objects.count() == 0
+    assert {str(e.event_id) for e in buffer.snapshot(user.pk, None).pending} == set(response.json()["event_ids"])
+    assert frequencies(api, user) == {"Adverb": 2}
+
+
+@pytest.mark.django_db
+def test_without_a_buffer_the_same_endpoint_writes_to_the_database(api, user, settings):
+    settings.EVENT_BUFFER_URL = ""
+
+    response = api.post(EVENTS, [event(user, sub=4)], format="json")
+
+    assert response.status_code == 202
+    assert str(Error.objects.get().event_id) == response.json()["event_ids"][0]
+    assert frequencies(api, user) == {"Subject_Verb_Agreement": 1}
