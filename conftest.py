@@ -28,7 +28,12 @@ def _unreachable() -> list[str]:
         ).close()
     except psycopg.Error as exc:
         problems.append(f"PostgreSQL at {db['HOST']}:{db['PORT']} ({exc}). Start it: {START_COMMANDS['PostgreSQL']}")
-    for name, url in {"REDIS_URL": settings.REDIS_URL}.items():
+    redis_urls = {
+        "REDIS_URL": settings.REDIS_URL,
+        "EVENT_BUFFER_URL": settings.EVENT_BUFFER_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    for name, url in redis_urls.items():
         try:
             redis.Redis.from_url(url, socket_connect_timeout=3).ping()
         except redis.RedisError as exc:
