@@ -1,12 +1,15 @@
+from django.http import JsonResponse
 from django.utils import timezone
+from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import curation, ingest, learners, ranking
+from tutor import curation, health, ingest, learners, ranking
 from tutor.filters import ErrorFilter, ExerciseFilter
 from tutor.models import Error, Exercise, User
+from tutor.permissions import CreateOrStaff, IsStaff, ReadOrStaff
 from tutor.serializers import (
     ErrorEventsAccepted,
     ErrorEventSerializer,
@@ -20,10 +23,11 @@ from tutor.serializers import (
 
 
 class UserViewSet(viewsets.ModelViewSet):
-    """Learner profiles."""
+    """Learner profiles (staff only: they hold personal data)."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
+    permission_classes = [IsStaff]
 
     def perform_destroy(self, instance):
         learners.delete_user(instance)
@@ -41,6 +45,7 @@ class ErrorViewSet(
     queryset = Error.objects.select_related("user")
     serializer_class = ErrorSerializer
     filterset_class = ErrorFilter
+    permission_classes = [CreateOrStaff]
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -61,6 +66,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
     queryset = Exercise.objects.all()
     serializer_class = ExerciseSerializer
     filterset_class = ExerciseFilter
+    permission_classes = [ReadOrStaff]
 
     def perform_create(self, serializer):
         serializer.instance = curation.save_exercise(Exercise(**serializer.validated_data))
@@ -106,3 +112,23 @@ class ErrorEventsView(APIView):
         ingest.accept_events(events)
         body = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
         return Response(ErrorEventsAccepted(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+def healthz(request):
+    """Answer 200 when PostgreSQL and the configured Redis instances answer, else 503 naming the broken ones."""
+    broken = health.problems()
+    if broken:
+        return JsonResponse({"status": "unavailable", "problems": broken}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def not_found(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "Not found", "path": request.path}, status=404)
+    return page_not_found(request, exception)
+
+
+def server_failed(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "Internal server error"}, status=500)
+    return server_error(request)

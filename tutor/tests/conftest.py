@@ -1,5 +1,7 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tutor import buffer
@@ -17,9 +19,29 @@ def _empty_cache_and_buffer():
     buffer.client().flushdb()
 
 
+def _client_with_token(*, staff: bool) -> APIClient:
+    account = get_user_model().objects.create_user(username="staff-client" if staff else "service", is_staff=staff)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=account).key}")
+    return client
+
+
 @pytest.fixture
-def api():
+def anon():
+    """A client without credentials."""
     return APIClient()
+
+
+@pytest.fixture
+def api(db):
+    """A service client (not staff) with a valid token."""
+    return _client_with_token(staff=False)
+
+
+@pytest.fixture
+def staff_api(db):
+    """A staff client with a valid token."""
+    return _client_with_token(staff=True)
 
 
 @pytest.fixture

@@ -164,6 +164,7 @@ def test_more_than_a_thousand_events_is_a_400(api, user):
 def test_a_thousand_events_of_many_users_cost_one_query(api, make_error, django_assert_max_num_queries):
     users = [make_error().user for _ in range(10)]
     payload = [event(users[i % 10], sub=1 + i % 12) for i in range(1000)]
+    api.get("/api/exercises", {"limit": 1})  # the client's token is now cached
 
     with django_assert_max_num_queries(1):
         assert api.post(URL, payload, format="json").status_code == 202

@@ -8,8 +8,8 @@ from tutor.models import Error
 pytestmark = pytest.mark.django_db
 
 
-def test_it_stores_an_error_and_returns_the_row(api, user):
-    response = api.post(
+def test_it_stores_an_error_and_returns_the_row(staff_api, user):
+    response = staff_api.post(
         "/api/errors",
         {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": 3, "timestamp_utc": "2026-01-02T03:04:05Z"},
         format="json",
@@ -24,9 +24,9 @@ def test_it_stores_an_error_and_returns_the_row(api, user):
     assert body["event_id"] == str(stored.event_id)
 
 
-def test_the_timestamp_defaults_to_now(api, user):
+def test_the_timestamp_defaults_to_now(staff_api, user):
     before = timezone.now()
-    response = api.post("/api/errors", {"user_id": str(user.pk), "errorCategory": 3, "errorSubCategory": 8})
+    response = staff_api.post("/api/errors", {"user_id": str(user.pk), "errorCategory": 3, "errorSubCategory": 8})
 
     assert response.status_code == 201
     assert before <= Error.objects.get().timestamp_utc <= timezone.now()
@@ -46,16 +46,16 @@ def test_the_timestamp_defaults_to_now(api, user):
         ({"errorCategory": 1, "errorSubCategory": 3, "user_id": "bad"}, "user_id"),
     ],
 )
-def test_it_rejects_bad_errors_naming_the_field(api, user, payload, field):
-    response = api.post("/api/errors", {"user_id": str(user.pk), **payload}, format="json")
+def test_it_rejects_bad_errors_naming_the_field(staff_api, user, payload, field):
+    response = staff_api.post("/api/errors", {"user_id": str(user.pk), **payload}, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
     assert Error.objects.count() == 0
 
 
-def test_a_mismatched_pair_says_where_the_subcategory_belongs(api, user):
-    response = api.post("/api/errors", {"user_id": str(user.pk), "errorCategory": 2, "errorSubCategory": 3})
+def test_a_mismatched_pair_says_where_the_subcategory_belongs(staff_api, user):
+    response = staff_api.post("/api/errors", {"user_id": str(user.pk), "errorCategory": 2, "errorSubCategory": 3})
 
     assert response.json()["errorSubCategory"] == [
         "errorSubCategory 3 (Tense) belongs to errorCategory 1 (Grammar), not 2 (Vocabulary). "
@@ -63,28 +63,31 @@ def test_a_mismatched_pair_says_where_the_subcategory_belongs(api, user):
     ]
 
 
-def test_it_rejects_a_timestamp_in_the_future(api, user):
+def test_it_rejects_a_timestamp_in_the_future(staff_api, user):
     future = (timezone.now() + timedelta(hours=1)).isoformat()
-    response = api.post(
-        "/api/errors", {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": 1, "timestamp_utc": future}
+    response = staff_api.post(
+        "/api/errors",
+        {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": 1, "timestamp_utc": future},
     )
 
     assert response.status_code == 400
     assert "in the future" in response.json()["timestamp_utc"][0]
 
 
-def test_it_filters_errors_by_user_pair_and_time(api, user, make_error):
+def test_it_filters_errors_by_user_pair_and_time(staff_api, user, make_error):
     make_error(user=user, errorSubCategory=3, days_ago=1)
     make_error(user=user, errorSubCategory=3, days_ago=10)
     make_error(user=user, errorSubCategory=9, days_ago=1)
     make_error(errorSubCategory=3, days_ago=1)
     after = (timezone.now() - timedelta(days=5)).isoformat()
 
-    response = api.get("/api/errors", {"user_id": str(user.pk), "errorSubCategory": 3, "timestamp_utc_after": after})
+    response = staff_api.get(
+        "/api/errors", {"user_id": str(user.pk), "errorSubCategory": 3, "timestamp_utc_after": after}
+    )
 
     assert response.status_code == 200
     assert response.json()["count"] == 1
-    assert api.get("/api/errors", {"errorCategory": 1}).json()["count"] == 3
+    assert staff_api.get("/api/errors", {"errorCategory": 1}).json()["count"] == 3
 
 
 @pytest.mark.parametrize(
@@ -95,17 +98,17 @@ def test_it_filters_errors_by_user_pair_and_time(api, user, make_error):
         ({"timestamp_utc_after": "not-a-date"}, "timestamp_utc"),
     ],
 )
-def test_a_bad_filter_is_a_400(api, db, params, field):
-    response = api.get("/api/errors", params)
+def test_a_bad_filter_is_a_400(staff_api, db, params, field):
+    response = staff_api.get("/api/errors", params)
 
     assert response.status_code == 400
     assert field in response.json()
 
 
-def test_it_retrieves_and_deletes_an_error(api, make_error):
+def test_it_retrieves_and_deletes_an_error(staff_api, make_error):
     error = make_error()
 
-    assert api.get(f"/api/errors/{error.pk}").json()["errorSubCategory"] == error.errorSubCategory
-    assert api.delete(f"/api/errors/{error.pk}").status_code == 204
+    assert staff_api.get(f"/api/errors/{error.pk}").json()["errorSubCategory"] == error.errorSubCategory
+    assert staff_api.delete(f"/api/errors/{error.pk}").status_code == 204
     assert not Error.objects.filter(pk=error.pk).exists()
-    assert api.get("/api/errors/99999999999999999999999").status_code == 404
+    assert staff_api.get("/api/errors/99999999999999999999999").status_code == 404

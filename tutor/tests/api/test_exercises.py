@@ -15,8 +15,8 @@ VALID = {
 }
 
 
-def test_it_creates_an_exercise(api):
-    response = api.post("/api/exercises", VALID, format="json")
+def test_it_creates_an_exercise(staff_api):
+    response = staff_api.post("/api/exercises", VALID, format="json")
 
     assert response.status_code == 201
     stored = Exercise.objects.get(pk=response.json()["id"])
@@ -35,44 +35,44 @@ def test_it_creates_an_exercise(api):
         ({"title": ""}, "title"),
     ],
 )
-def test_it_rejects_a_bad_exercise(api, change, field):
-    response = api.post("/api/exercises", {**VALID, **change}, format="json")
+def test_it_rejects_a_bad_exercise(staff_api, change, field):
+    response = staff_api.post("/api/exercises", {**VALID, **change}, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
     assert Exercise.objects.count() == 0
 
 
-def test_a_partial_update_is_checked_against_the_stored_pair(api, make_exercise):
+def test_a_partial_update_is_checked_against_the_stored_pair(staff_api, make_exercise):
     exercise = make_exercise(errorSubCategory=3)
 
-    response = api.patch(f"/api/exercises/{exercise.pk}", {"errorSubCategory": 9}, format="json")
+    response = staff_api.patch(f"/api/exercises/{exercise.pk}", {"errorSubCategory": 9}, format="json")
     assert response.status_code == 400
     assert "errorSubCategory" in response.json()
 
-    response = api.patch(f"/api/exercises/{exercise.pk}", {"level": "C1", "is_active": False}, format="json")
+    response = staff_api.patch(f"/api/exercises/{exercise.pk}", {"level": "C1", "is_active": False}, format="json")
     assert response.status_code == 200
     exercise.refresh_from_db()
     assert (exercise.level, exercise.is_active) == ("C1", False)
 
 
-def test_it_filters_exercises(api, make_exercise):
+def test_it_filters_exercises(staff_api, make_exercise):
     make_exercise(errorSubCategory=3, level="A2", exercise_type="gap_fill")
     make_exercise(errorSubCategory=3, level="B2", exercise_type="gap_fill", is_active=False)
     make_exercise(errorSubCategory=9, level="A2", exercise_type="gap_fill")
 
     def count(**params):
-        return api.get("/api/exercises", params).json()["count"]
+        return staff_api.get("/api/exercises", params).json()["count"]
 
     assert count(errorSubCategory=3) == 2
     assert count(errorCategory=3) == 1
     assert count(level="A2", is_active="true") == 2
     assert count(exercise_type="gap_fill", is_active="false") == 1
-    assert api.get("/api/exercises", {"level": "Z9"}).status_code == 400
+    assert staff_api.get("/api/exercises", {"level": "Z9"}).status_code == 400
 
 
-def test_it_deletes_an_exercise(api, make_exercise):
+def test_it_deletes_an_exercise(staff_api, make_exercise):
     exercise = make_exercise()
 
-    assert api.delete(f"/api/exercises/{exercise.pk}").status_code == 204
+    assert staff_api.delete(f"/api/exercises/{exercise.pk}").status_code == 204
     assert not Exercise.objects.exists()

@@ -1,0 +1,132 @@
+"""Who may call what: anonymous callers, service clients and staff."""
+
+import uuid
+
+import pytest
+from django.test import RequestFactory
+
+from tutor.tests.conftest import DEMO_USER_ID
+from tutor.views import server_failed
+
+pytestmark = pytest.mark.django_db
+SOME_ID = "00000000-0000-0000-0000-000000000001"
+
+EVERY_API_CALL = [
+    ("get", "/api/generate-exercise"),
+    ("post", "/api/error-events"),
+    ("get", "/api/users"),
+    ("post", "/api/users"),
+    ("get", f"/api/users/{SOME_ID}"),
+    ("put", f"/api/users/{SOME_ID}"),
+    ("patch", f"/api/users/{SOME_ID}"),
+    ("delete", f"/api/users/{SOME_ID}"),
+    ("get", "/api/errors"),
+    ("post", "/api/errors"),
+    ("get", "/api/errors/1"),
+    ("delete", "/api/errors/1"),
+    ("get", "/api/exercises"),
+    ("post", "/api/exercises"),
+    ("get", f"/api/exercises/{SOME_ID}"),
+    ("put", f"/api/exercises/{SOME_ID}"),
+    ("patch", f"/api/exercises/{SOME_ID}"),
+    ("delete", f"/api/exercises/{SOME_ID}"),
+]
+STAFF_ONLY = [
+    call
+    for call in EVERY_API_CALL
+    if call[1].startswith("/api/users")
+    or (call[1].startswith("/api/exercises") and call[0] != "get")
+    or (call[1].startswith("/api/errors") and call[0] != "post")
+]
+
+
+@pytest.mark.parametrize(("method", "path"), EVERY_API_CALL)
+def test_anonymous_calls_are_refused_with_401(anon, method, path):
+    response = getattr(anon, method)(path, {}, format="json")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("path", ["/api/schema", "/api/schema/swagger/", "/api/schema/redoc/", "/healthz"])
+def test_the_documentation_and_health_check_need_no_login(anon, path):
+    assert anon.get(path).status_code == 200
+
+
+def test_a_wrong_token_is_refused(anon):
+    anon.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+
+    assert anon.get("/api/exercises").status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF_ONLY)
+def test_service_clients_cannot_touch_users_exercises_or_stored_errors(api, method, path):
+    response = getattr(api, method)(path, {}, format="json")
+
+    assert response.status_code == 403
+
+
+def test_service_clients_report_errors_read_exercises_and_get_recommendations(api, user, make_exercise):
+    exercise = make_exercise()
+    error = {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": 3}
+
+    assert api.post("/api/errors", error, format="json").status_code == 201
+    assert api.post("/api/error-events", error, format="json").status_code == 202
+    assert api.get("/api/generate-exercise", {"user_id": user.pk}).status_code == 200
+    assert api.get("/api/exercises").json()["count"] == 1
+    assert api.get(f"/api/exercises/{exercise.pk}").status_code == 200
+
+
+def test_staff_with_a_session_use_the_api(admin_client, user):
+    assert admin_client.get("/api/users").json()["count"] == 1
+    assert admin_client.get(f"/api/users/{user.pk}").status_code == 200
+
+
+def test_a_deleted_token_stops_working_once_its_cache_entry_expires(anon, settings):
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    settings.TOKEN_CACHE_SECONDS = 0
+    token = Token.objects.create(user=get_user_model().objects.create_user("temporary"))
+    anon.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert anon.get("/api/exercises").status_code == 200
+
+    token.delete()
+
+    assert anon.get("/api/exercises").status_code == 401
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(api, settings, user):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": "3/min"}}
+
+    statuses = [api.get("/api/generate-exercise", {"user_id": user.pk}).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    response = api.get("/api/generate-exercise", {"user_id": user.pk})
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert "throttled" in response.json()["detail"]
+
+
+def test_an_unknown_api_path_is_a_json_404(api):
+    response = api.get("/api/no-such-thing")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found", "path": "/api/no-such-thing"}
+
+
+def test_a_server_error_under_api_is_json_without_a_traceback():
+    response = server_failed(RequestFactory().get("/api/generate-exercise"))
+
+    assert response.status_code == 500
+    assert response.content == b'{"error": "Internal server error"}'
+
+
+def test_the_demo_user_answers_for_a_staff_token(staff_api, db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+    response = staff_api.get("/api/generate-exercise", {"user_id": DEMO_USER_ID, "top_n_errors": 1})
+
+    assert response.status_code == 200
+    assert response.json()["top_errors"][0]["errorSubCategory"] == "Mispronounced_Word"
+    assert uuid.UUID(response.json()["top_errors"][0]["exercises"][0]["id"])
