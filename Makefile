@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: run test lint format run-stack bench clean
 
 $(BIN)/.installed: requirements.txt
@@ -36,7 +38,12 @@ run-stack: $(BIN)/.installed
 	$(BIN)/celery -A english_tutor beat --loglevel INFO --schedule $(VENV)/celerybeat-schedule & \
 	$(BIN)/gunicorn english_tutor.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
 
-test: $(BIN)/.installed
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest

@@ -19,6 +19,8 @@ def add_error_responses(result, generator, request, public):
             codes = dict(COMMON)
             if operation.get("parameters") or operation.get("requestBody"):
                 codes["400"] = "The input is invalid; the answer names each bad field."
+            if operation.get("requestBody"):
+                codes["415"] = "The body is not in a supported media type (send application/json)."
             if "{" in path or path == "/api/generate-exercise":
                 codes["404"] = "Not found."
             for code, description in codes.items():

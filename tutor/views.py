@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -98,6 +99,8 @@ class GenerateExerciseView(APIView):
 
 
 class ErrorEventsView(APIView):
+    parser_classes = [JSONParser]
+
     @extend_schema(
         request=ErrorEventSerializer(many=True),
         responses={

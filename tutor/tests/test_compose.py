@@ -42,3 +42,10 @@ def test_the_event_buffer_never_evicts_and_persists():
 
     assert "--maxmemory-policy noeviction" in command
     assert "--appendonly yes" in command
+
+
+def test_the_web_health_check_calls_the_health_endpoint(client, db):
+    probe = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+
+    assert "/healthz" in probe
+    assert client.get("/healthz").status_code == 200
