@@ -20,7 +20,7 @@ run: export DJANGO_DEBUG ?= true
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py demo_client
+	$(BIN)/python manage.py demo_client --url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The production-shaped stack on this machine: gunicorn, a Celery worker and beat, against
