@@ -43,6 +43,14 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
+# The benchmark (README, "Performance"): BENCH_ARGS="--users 10000 --errors 1000" for the large seed.
+bench: $(BIN)/.installed /usr/bin/wrk
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+/usr/bin/wrk:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
 test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .

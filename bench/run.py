@@ -1,0 +1,407 @@
+"""`make bench`: seed PostgreSQL, start the production stack, measure it with wrk, print one table.
+
+Every figure is printed beside the floor measured in the same run (a bare DRF view for the HTTP
+figures, a plain COPY for the flush), because this machine is small, shared and noisy: ratios
+measured side by side mean more than absolute numbers.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+LUA = ROOT / "bench" / "lua"
+RESULTS = ROOT / "bench" / "results.json"
+CATEGORY_OF = {1: 1, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2, 7: 2, 8: 3, 9: 3, 10: 4, 11: 4, 12: 4}
+FLOOR_PORT, APP_PORT = 8901, 8902
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1000, help="Learners to seed (default 1,000).")
+    parser.add_argument("--errors", type=int, default=1000, help="Errors per learner over 60 days (default 1,000).")
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per wrk measurement.")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
+    parser.add_argument("--flush-events", type=int, default=500_000, help="Events buffered for the flush figure.")
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379"))
+    return parser.parse_args()
+
+
+def configure(args: argparse.Namespace) -> dict[str, str]:
+    """Set the environment of the production configuration (DEBUG off, PostgreSQL, Redis) for this run."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "english_tutor.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "benchmark-" + "k" * 50,
+        "DATABASE_URL": f"{args.postgres}/english_tutor_bench_{args.users}x{args.errors}",
+        "REDIS_URL": f"{args.redis}/10",
+        "EVENT_BUFFER_URL": f"{args.redis}/11",
+        "CELERY_BROKER_URL": f"{args.redis}/12",
+        "API_THROTTLE_RATES": "client=100000000/min",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    return env
+
+
+def seed(*, users: int, errors: int) -> None:
+    """Fill the database with `users` learners of `errors` errors each over 60 days, with COPY (once per size)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tutor_user WHERE username LIKE 'bench-%%'")
+        if cursor.fetchone()[0] == users:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'tutor_error'")
+            if cursor.fetchone()[0] >= users * errors * 0.95:
+                print(f"Seed of {users} x {errors} already in place.", flush=True)
+                return
+        print(f"Seeding {users} learners x {errors} errors with COPY...", flush=True)
+        started = time.monotonic()
+        cursor.execute("TRUNCATE tutor_error, tutor_user CASCADE")
+        # Indexes are built once after the load, which is much faster than maintaining them row by row.
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tutor_error' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'tutor_error'::regclass)"
+        )
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'tutor_error'::regclass AND contype IN ('u', 'f')"
+        )
+        constraints = cursor.fetchall()
+        for name, _ in constraints:
+            cursor.execute(f'ALTER TABLE tutor_error DROP CONSTRAINT "{name}"')
+        rng = random.Random(20261129)
+        now = datetime.now(UTC)
+        ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(users)]
+        with cursor.copy(
+            "COPY tutor_user (id, username, email, first_name, last_name, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i, user_id in enumerate(ids):
+                copy.write_row((user_id, f"bench-{i}", f"bench-{i}@example.com", "Bench", f"Learner{i}", now, now))
+        span = 60 * 24 * 3600
+        with cursor.copy(
+            'COPY tutor_error (event_id, user_id, "errorCategory", "errorSubCategory", timestamp_utc) FROM STDIN'
+        ) as copy:
+            for user_id in ids:
+                # Each learner has their own weak spots: a few subcategories far more often than the rest.
+                weights = [rng.random() ** 3 for _ in range(12)]
+                subs = rng.choices(range(1, 13), weights=weights, k=errors)
+                lines = []
+                for sub in subs:
+                    moment = now - timedelta(seconds=rng.random() * span)
+                    lines.append(
+                        f"{uuid.UUID(int=rng.getrandbits(128), version=4)}\t{user_id}\t{CATEGORY_OF[sub]}\t{sub}\t"
+                        f"{moment.isoformat()}\n"
+                    )
+                copy.write("".join(lines))
+        for name, definition in constraints:
+            cursor.execute(f'ALTER TABLE tutor_error ADD CONSTRAINT "{name}" {definition}')
+        for _, definition in indexes:
+            cursor.execute(definition)
+        cursor.execute("ANALYZE tutor_user")
+        cursor.execute("ANALYZE tutor_error")
+    print(f"Seeded in {time.monotonic() - started:.0f} s.", flush=True)
+
+
+def prepare(args: argparse.Namespace) -> str:
+    """Create and migrate the database, seed it, and return a staff token for the API calls."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("create_database")
+    call_command("migrate", verbosity=0)
+    seed(users=args.users, errors=args.errors)
+    call_command("seed_demo", verbosity=0)
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from tutor.models import User
+
+    client, _ = get_user_model().objects.get_or_create(username="bench-client", defaults={"is_staff": True})
+    token, _ = Token.objects.get_or_create(user=client)
+    WORK.mkdir(parents=True, exist_ok=True)
+    ids = [str(pk) for pk in User.objects.filter(username__startswith="bench-").values_list("pk", flat=True)]
+    random.Random(7).shuffle(ids)
+    (WORK / "users.txt").write_text("\n".join(ids) + "\n")
+    return token.key
+
+
+class Stack:
+    """The production processes: the floor and the service under gunicorn, and a Celery worker."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = {**os.environ, **env}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], **env) -> subprocess.Popen:
+        log = (WORK / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes[name] = process
+        return process
+
+    def gunicorn(self, name: str, app: str, port: int) -> None:
+        bin_dir = Path(sys.executable).parent
+        self.start(
+            name,
+            [str(bin_dir / "gunicorn"), "-c", "python:english_tutor.gunicorn", app],
+            GUNICORN_BIND=f"127.0.0.1:{port}",
+        )
+        wait_http(f"http://127.0.0.1:{port}/healthz" if name == "app" else f"http://127.0.0.1:{port}/")
+
+    def worker(self) -> None:
+        bin_dir = Path(sys.executable).parent
+        self.start("worker", [str(bin_dir / "celery"), "-A", "english_tutor", "worker", "--loglevel", "WARNING"])
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process and process.poll() is None:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=30)
+
+    def close(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer; see {WORK}/*.log") from None
+            time.sleep(0.3)
+
+
+def wrk(args, url: str, script: str, *, duration: int | None = None, **env) -> dict:
+    """Run wrk with one of bench/lua's scripts and return its summary."""
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{duration or args.duration}s",
+            "--latency",
+            "-s",
+            str(LUA / script),
+            url,
+        ],
+        env={**os.environ, "BENCH_LUA_DIR": str(LUA), "BENCH_THREADS": str(args.threads), **env},
+        capture_output=True,
+        text=True,
+        timeout=(duration or args.duration) + 120,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON ")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed: {result.stdout}\n{result.stderr}")
+    summary = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
+    return summary
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Return the largest peak RSS (VmHWM) among the process and its children, in MB."""
+    pids = [pid, *children(pid)]
+    peaks = []
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            continue
+    return max(peaks, default=0.0)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            kids = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for kid in map(int, kids):
+            found += [kid, *children(kid)]
+    return found
+
+
+def measure_flush(args: argparse.Namespace) -> dict:
+    """Buffer N events, time the flush into PostgreSQL, and beside it a plain COPY of the same rows."""
+    from django.db import connection
+
+    from tutor import buffer, ingest
+    from tutor.buffer import Event
+
+    buffer.client().flushdb()
+    ids = (WORK / "users.txt").read_text().split()
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    events = []
+    for _ in range(args.flush_events):
+        sub = rng.randint(1, 12)
+        events.append(
+            Event(
+                uuid.uuid4(), uuid.UUID(rng.choice(ids)), CATEGORY_OF[sub], sub, now - timedelta(seconds=rng.random())
+            )
+        )
+    with connection.cursor() as cursor:
+        # The floor first: a plain COPY of the same rows into a copy of the table holding the same
+        # rows and the same indexes (unique event_id, (user, time)), minus foreign keys.
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_floor")
+        cursor.execute("CREATE TABLE bench_copy_floor (LIKE tutor_error INCLUDING ALL)")
+        cursor.execute("INSERT INTO bench_copy_floor SELECT * FROM tutor_error")
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('bench_copy_floor', 'id'), (SELECT max(id) FROM bench_copy_floor))"
+        )
+        cursor.execute("ANALYZE bench_copy_floor")
+        started = time.monotonic()
+        with cursor.copy(
+            'COPY bench_copy_floor (event_id, user_id, "errorCategory", "errorSubCategory", timestamp_utc) FROM STDIN'
+        ) as copy:
+            for e in events:
+                copy.write_row((e.event_id, e.user_id, e.category, e.subcategory, e.timestamp))
+        copy_seconds = time.monotonic() - started
+        cursor.execute("DROP TABLE bench_copy_floor")
+
+    for start in range(0, len(events), 1000):
+        buffer.push(events[start : start + 1000])
+    print(f"Flushing {len(events)} buffered events...", flush=True)
+    started = time.monotonic()
+    report = ingest.flush()
+    flush_seconds = time.monotonic() - started
+    if report.inserted != len(events):
+        raise RuntimeError(f"The flush stored {report.inserted} of {len(events)} events: {report}")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tutor_error WHERE event_id = ANY(%s)", [[e.event_id for e in events]])
+    return {
+        "events": len(events),
+        "flush_seconds": flush_seconds,
+        "flush_events_per_s": len(events) / flush_seconds,
+        "copy_seconds": copy_seconds,
+        "copy_rows_per_s": len(events) / copy_seconds,
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    for tool in ("wrk",):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install {tool}")
+    env = configure(args)
+    token = prepare(args)
+    users_file = str(WORK / "users.txt")
+    import redis
+
+    cache = redis.Redis.from_url(env["REDIS_URL"])
+    results = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "seed": {"users": args.users, "errors_per_user": args.errors},
+        "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration},
+        "gunicorn_workers": int(os.environ.get("GUNICORN_WORKERS", os.cpu_count() * 2)),
+    }
+    with ExitStack() as stack:
+        processes = Stack(env)
+        stack.callback(processes.close)
+        processes.gunicorn("floor", "bench.floor:application", FLOOR_PORT)
+        processes.gunicorn("app", "english_tutor.wsgi:application", APP_PORT)
+        processes.worker()
+        floor_url, app_url = f"http://127.0.0.1:{FLOOR_PORT}/", f"http://127.0.0.1:{APP_PORT}"
+        api = {"BENCH_TOKEN": token, "BENCH_USERS_FILE": users_file}
+
+        print("Measuring the floor...", flush=True)
+        results["floor"] = wrk(args, floor_url, "floor.lua")
+        print("Measuring generate-exercise, cold...", flush=True)
+        cache.flushdb()
+        results["generate_cold"] = wrk(args, app_url, "generate_cold.lua", duration=60, **api)
+        print("Measuring generate-exercise, warm...", flush=True)
+        wrk(args, app_url, "generate_warm.lua", duration=5, **api)
+        results["generate_warm"] = wrk(args, app_url, "generate_warm.lua", **api)
+        print("Measuring error-events...", flush=True)
+        results["events_single"] = wrk(args, app_url, "post_events.lua", BENCH_BATCH="1", **api)
+        results["events_batch_100"] = wrk(args, app_url, "post_events.lua", BENCH_BATCH="100", **api)
+        results["rss_mb"] = {
+            "gunicorn_worker": peak_rss_mb(processes.processes["app"].pid),
+            "celery_worker": peak_rss_mb(processes.processes["worker"].pid),
+        }
+        processes.stop("worker")
+    results["flush"] = measure_flush(args)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
+    return f"{os.cpu_count()} cores ({model}), {memory} GiB"
+
+
+def print_table(r: dict) -> None:
+    floor = r["floor"]["rps"]
+    rows = [("floor: bare DRF view", r["floor"], 1.0)]
+    for key, label in [
+        ("generate_warm", "generate-exercise, warm"),
+        ("generate_cold", "generate-exercise, cold"),
+        ("events_single", "POST error-events, 1 event"),
+        ("events_batch_100", "POST error-events, 100 events"),
+    ]:
+        rows.append((label, r[key], r[key]["rps"] / floor))
+    print()
+    print(f"English Tutor benchmark, {r['date']}, {r['machine']}")
+    print(
+        f"seed {r['seed']['users']} users x {r['seed']['errors_per_user']} errors; "
+        f"wrk {r['wrk']['threads']} threads, {r['wrk']['connections']} connections, {r['wrk']['duration_s']} s; "
+        f"gunicorn {r['gunicorn_workers']} sync workers"
+    )
+    header = ("measure", "req/s", "p50 ms", "p99 ms", "events/s", "x floor", "non-2xx")
+    print("{:34} {:>9} {:>8} {:>8} {:>10} {:>8} {:>8}".format(*header))
+    for label, m, ratio in rows:
+        events = m["rps"] * (100 if "100" in label else 1) if "error-events" in label else None
+        print(
+            f"{label:34} {m['rps']:9.0f} {m['p50_us'] / 1000:8.2f} {m['p99_us'] / 1000:8.2f} "
+            f"{(f'{events:10.0f}' if events else ' ' * 10)} {ratio:8.2f} {m['non_2xx']:8d}"
+        )
+    f = r["flush"]
+    print(
+        f"{'flush of ' + str(f['events']) + ' events':34} {'':9} {'':8} {'':8} {f['flush_events_per_s']:10.0f} "
+        f"{f['flush_events_per_s'] / f['copy_rows_per_s']:8.2f}   (floor: plain COPY {f['copy_rows_per_s']:.0f} rows/s)"
+    )
+    print(
+        f"peak RSS: gunicorn worker {r['rss_mb']['gunicorn_worker']:.0f} MB, "
+        f"celery worker {r['rss_mb']['celery_worker']:.0f} MB"
+    )
+    print(f"(written to {RESULTS.relative_to(ROOT)})")
+
+
+if __name__ == "__main__":
+    main()
