@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -26,6 +26,12 @@ def handler(exc, context):
         return Response(
             {"error": "The request conflicts with stored data (it may have changed meanwhile); retry."},
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DataError):
+        logger.warning("Answering 400 for a value the database refused: %s", exc)
+        return Response(
+            {"error": "A value is outside what the database can store; check dates and numbers."},
+            status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, ServiceUnavailable | DatabaseError):
         logger.warning("Answering 503: %s", exc)

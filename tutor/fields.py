@@ -1,10 +1,17 @@
 """Serializer fields shared by several endpoints, so that they validate the same way."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
+
+
+def in_utc(moment):
+    """Return an aware datetime in UTC (PostgreSQL refuses offsets past 15:59, Python allows 23:59)."""
+    return moment.astimezone(UTC)
 
 
 class BoundedIntegerField(serializers.IntegerField):
@@ -39,3 +46,16 @@ class EventTimeField(serializers.DateTimeField):
         if moment > timezone.now() + timedelta(seconds=skew):
             self.fail("future", skew=skew)
         return moment
+
+
+class UTCDateTimeFormField(IsoDateTimeField):
+    """An ISO 8601 filter value, normalised to UTC; a time beyond the calendar's ends is invalid, not a crash."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return in_utc(moment)
+        except OverflowError:
+            raise ValidationError("Send a time from year 1 to 9999 in UTC.", code="invalid") from None

@@ -1,17 +1,25 @@
 import django_filters
 
+from tutor.fields import UTCDateTimeFormField
 from tutor.models import Error, Exercise
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeFormField
 
 
 class ErrorFilter(django_filters.FilterSet):
     user_id = django_filters.UUIDFilter(field_name="user_id", help_text="Only this learner's errors.")
-    timestamp_utc = django_filters.IsoDateTimeFromToRangeFilter(
-        help_text="Time range: timestamp_utc_after / timestamp_utc_before (ISO 8601, inclusive)."
+    timestamp_utc_after = UTCDateTimeFilter(
+        field_name="timestamp_utc", lookup_expr="gte", help_text="Errors at or after this time (ISO 8601)."
+    )
+    timestamp_utc_before = UTCDateTimeFilter(
+        field_name="timestamp_utc", lookup_expr="lte", help_text="Errors at or before this time (ISO 8601)."
     )
 
     class Meta:
         model = Error
-        fields = ("user_id", "errorCategory", "errorSubCategory", "timestamp_utc")
+        fields = ("user_id", "errorCategory", "errorSubCategory", "timestamp_utc_after", "timestamp_utc_before")
 
 
 class ExerciseFilter(django_filters.FilterSet):

@@ -4,7 +4,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,6 +38,10 @@ def rank(stats: list[ErrorStat]) -> list[ErrorStat]:
 
 def top_errors(*, user_id: UUID, last_n_days: int | None, limit: int | None) -> list[ErrorStat]:
     """Return the user's most frequent error pairs of the last N days (all time when None), at most `limit`."""
+    return _top_errors(user_id, last_n_days, limit, cache.get(_stats_key(user_id)))
+
+
+def _top_errors(user_id: UUID, last_n_days: int | None, limit: int | None, cached: dict | None) -> list[ErrorStat]:
     since = timezone.now() - timedelta(days=last_n_days) if last_n_days else None
     if not buffer.enabled():
         return rank(_stored_stats(user_id, since))[:limit]
@@ -50,17 +54,18 @@ def top_errors(*, user_id: UUID, last_n_days: int | None, limit: int | None) -> 
         return rank(_stored_stats(user_id, since))[:limit]
     pending_ids = [p.event_id for p in snap.pending]
     window = last_n_days or 0
-    cached = cache.get(_stats_key(user_id)) or {}
-    version, stats = cached.get(window, (None, None))
+    cached = cached or {}
+    version, rows = cached.get(window, (None, None))
     # Cached counts are labelled with the user's version read before their query; every flush
     # bumps it (atomically with removing its events from pending) after committing. So counts
     # of the snapshot's version hold every row flushed before the snapshot, and any row of a
     # flush still in progress is one of our pending events, which the check below finds.
     if version == snap.version and not (pending_ids and _already_stored(pending_ids)):
-        stored = set()
+        stats, stored = [ErrorStat(CATEGORY_OF[sub], sub, n, last) for sub, n, last in rows], set()
     else:
         stats, stored = _stored_stats_and_ids(user_id, since, pending_ids)
-        cache.set(_stats_key(user_id), {**cached, window: (snap.version, stats)}, settings.RANKING_CACHE_SECONDS)
+        rows = [(s.subcategory, s.frequency, s.last_seen) for s in stats]
+        cache.set(_stats_key(user_id), {**cached, window: (snap.version, rows)}, settings.RANKING_CACHE_SECONDS)
     return rank(_with_pending(stats, [p for p in snap.pending if p.event_id not in stored]))[:limit]
 
 
@@ -120,11 +125,20 @@ def _with_pending(stats: list[ErrorStat], pending: list[buffer.PendingEvent]) ->
     return list(by_sub.values())
 
 
-def exercise_bank() -> dict[int, list[dict]]:
-    """Return the active exercises by subcategory, in recommendation order, from the cache when possible."""
+_local_bank: tuple[str, dict[int, list[dict]]] = ("", {})
+
+
+def exercise_bank(version: str | None = None) -> dict[int, list[dict]]:
+    """Return the active exercises by subcategory, in recommendation order, for the bank's current version."""
+    global _local_bank
     # The version is read before the database: a bank loaded while a curator's change commits is
-    # stored under the old version, which nobody reads once the change has bumped it.
-    version = cache.get_or_set(BANK_VERSION_KEY, 1, timeout=None)
+    # kept under the old version, which nobody uses once the change has bumped it.
+    if version is None:
+        # A fresh random version, never a counter: after a cache reset, a process must not
+        # mistake its old bank for the current one.
+        version = cache.get_or_set(BANK_VERSION_KEY, uuid4().hex, timeout=None)
+    if _local_bank[0] == version:
+        return _local_bank[1]
     key = f"exercise-bank:{version}"
     bank = cache.get(key)
     if bank is None:
@@ -133,24 +147,24 @@ def exercise_bank() -> dict[int, list[dict]]:
             bank[exercise.errorSubCategory].append({field: getattr(exercise, field) for field in EXERCISE_FIELDS})
         bank = dict(bank)
         cache.set(key, bank, timeout=settings.CACHE_TIMEOUT)
+    _local_bank = (version, bank)
     return bank
 
 
 def exercise_bank_changed() -> None:
     """Make every reader load the exercise bank afresh."""
-    try:
-        cache.incr(BANK_VERSION_KEY)
-    except ValueError:
-        cache.set(BANK_VERSION_KEY, 2, timeout=None)
+    cache.set(BANK_VERSION_KEY, uuid4().hex, timeout=None)
 
 
 def recommend(
     *, user_id: UUID, last_n_days: int | None = None, top_n_errors: int | None = None, exercises_per_error: int = 3
 ) -> dict:
     """Return the user's top error pairs over the window, each with exercises that train it."""
-    if not learners.exists(user_id):
+    known_key, stats_key = learners.cache_key(user_id), _stats_key(user_id)
+    cached = cache.get_many([known_key, stats_key, BANK_VERSION_KEY])  # one round trip for the hot path
+    if not cached.get(known_key) and not learners.exists(user_id):
         raise UserNotFound(user_id)
-    bank = exercise_bank()
+    bank = exercise_bank(cached.get(BANK_VERSION_KEY))
     return {
         "user_id": user_id,
         "top_errors": [
@@ -160,6 +174,6 @@ def recommend(
                 "errorFrequency": stat.frequency,
                 "exercises": bank.get(stat.subcategory, [])[:exercises_per_error],
             }
-            for stat in top_errors(user_id=user_id, last_n_days=last_n_days, limit=top_n_errors)
+            for stat in _top_errors(user_id, last_n_days, top_n_errors, cached.get(stats_key))
         ],
     }

@@ -95,14 +95,19 @@ def test_it_filters_errors_by_user_pair_and_time(staff_api, user, make_error):
     [
         ({"errorCategory": "7"}, "errorCategory"),
         ({"user_id": "nope"}, "user_id"),
-        ({"timestamp_utc_after": "not-a-date"}, "timestamp_utc"),
+        ({"timestamp_utc_after": "not-a-date"}, "timestamp_utc_after"),
+        ({"timestamp_utc_before": "1113-12-08T20:10:39-21:41"}, None),
+        ({"timestamp_utc_after": "0001-01-01T00:00:00+05:00"}, "timestamp_utc_after"),
     ],
 )
-def test_a_bad_filter_is_a_400(staff_api, db, params, field):
+def test_a_bad_filter_is_a_400_and_an_odd_offset_is_understood(staff_api, db, params, field):
     response = staff_api.get("/api/errors", params)
 
-    assert response.status_code == 400
-    assert field in response.json()
+    if field is None:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400
+        assert field in response.json()
 
 
 def test_it_retrieves_and_deletes_an_error(staff_api, make_error):
@@ -112,3 +117,15 @@ def test_it_retrieves_and_deletes_an_error(staff_api, make_error):
     assert staff_api.delete(f"/api/errors/{error.pk}").status_code == 204
     assert not Error.objects.filter(pk=error.pk).exists()
     assert staff_api.get("/api/errors/99999999999999999999999").status_code == 404
+
+
+def test_a_far_offset_is_stored_in_utc_and_a_time_before_year_one_is_refused(staff_api, user):
+    body = {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": 3}
+
+    response = staff_api.post("/api/errors", {**body, "timestamp_utc": "2026-01-01T00:00:00-21:41"}, format="json")
+    assert response.status_code == 201
+    assert Error.objects.get().timestamp_utc.isoformat() == "2026-01-01T21:41:00+00:00"
+
+    response = staff_api.post("/api/errors", {**body, "timestamp_utc": "0001-01-01T00:00:00+05:00"}, format="json")
+    assert response.status_code == 400
+    assert "out of range" in response.json()["timestamp_utc"][0]
