@@ -25,6 +25,7 @@ Keys:
 import json
 import logging
 import os
+import re
 import socket
 import uuid
 from collections import defaultdict
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -64,15 +66,28 @@ class BufferFull(Exception):
 
 @dataclass(frozen=True)
 class Event:
+    """An accepted, validated error event."""
+
     event_id: uuid.UUID
     user_id: uuid.UUID
     category: int
     subcategory: int
     timestamp: datetime
 
-    @property
-    def micros(self) -> int:
-        return to_micros(self.timestamp)
+    def buffered(self) -> "BufferedEvent":
+        return BufferedEvent(
+            str(self.event_id), str(self.user_id), self.category, self.subcategory, to_micros(self.timestamp)
+        )
+
+
+class BufferedEvent(NamedTuple):
+    """An event as the buffer holds it: ids as text and time in µs, cheap to read back and to COPY."""
+
+    event_id: str
+    user_id: str
+    category: int
+    subcategory: int
+    micros: int
 
     @property
     def member(self) -> str:
@@ -97,7 +112,7 @@ class Entry:
     """One stream entry: the events of one accepted request, or why they cannot be read."""
 
     id: str
-    events: list[Event]
+    events: list[BufferedEvent]
     problem: str | None = None
     raw: dict | None = None
 
@@ -147,11 +162,22 @@ def _translated_errors() -> Iterator[None]:
         raise BufferUnavailable(str(exc)) from exc
 
 
-def _encode(events: Iterable[Event]) -> str:
-    return json.dumps(
-        [[str(e.event_id), str(e.user_id), e.category, e.subcategory, e.micros] for e in events],
-        separators=(",", ":"),
-    )
+def _encode(events: Iterable[BufferedEvent]) -> str:
+    return json.dumps(list(events), separators=(",", ":"))
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _read_event(row: list) -> BufferedEvent:
+    event_id, user_id, category, sub, micros = row
+    # Checked here rather than parsed into UUID objects: this is the flush's hottest loop, and
+    # only well-formed text may reach COPY.
+    if not (_UUID.fullmatch(event_id) and _UUID.fullmatch(user_id)):
+        raise ValueError(f"malformed ids in {row!r}")
+    if not (type(category) is int and type(sub) is int and type(micros) is int):
+        raise ValueError(f"malformed numbers in {row!r}")
+    return BufferedEvent(event_id, user_id, category, sub, micros)
 
 
 def _decode(entry_id: bytes, fields: dict | None) -> Entry:
@@ -160,10 +186,7 @@ def _decode(entry_id: bytes, fields: dict | None) -> Entry:
         return Entry(entry_id, [], problem="entry vanished from the stream", raw={})
     raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
     try:
-        events = [
-            Event(uuid.UUID(event_id), uuid.UUID(user_id), int(category), int(sub), from_micros(int(micros)))
-            for event_id, user_id, category, sub, micros in json.loads(raw["events"])
-        ]
+        events = [_read_event(row) for row in json.loads(raw["events"])]
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         return Entry(entry_id, [], problem=f"unreadable entry: {exc!r}", raw=raw)
     return Entry(entry_id, events, raw=raw)
@@ -171,11 +194,12 @@ def _decode(entry_id: bytes, fields: dict | None) -> Entry:
 
 def push(events: list[Event]) -> None:
     """Accept events: append them to the stream and to each user's pending set, all or nothing."""
+    buffered = [event.buffered() for event in events]
     by_user = defaultdict(dict)
-    for event in events:
+    for event in buffered:
         by_user[event.user_id][event.member] = event.micros
     pipe = client().pipeline(transaction=True)
-    pipe.xadd(STREAM, {"events": _encode(events)})
+    pipe.xadd(STREAM, {"events": _encode(buffered)})
     for user_id, members in by_user.items():
         pipe.zadd(_pending_key(user_id), members)
     with _translated_errors():
@@ -222,7 +246,7 @@ def claim(*, consumer: str, count: int, min_idle_ms: int) -> list[Entry]:
     return [_decode(entry_id, fields) for entry_id, fields in claimed]
 
 
-def ack(*, entries: list[Entry], stored_users: set[uuid.UUID], dead: list[tuple[Entry, Event | None, str]]) -> None:
+def ack(*, entries: list[Entry], stored_users: set[str], dead: list[tuple[Entry, BufferedEvent | None, str]]) -> None:
     """After the commit: bump the versions of users with new rows, forget the entries, keep the dead letters."""
     pipe = client().pipeline(transaction=True)
     # One MULTI: a reader sees the events either still pending under the old version, or gone
@@ -235,9 +259,12 @@ def ack(*, entries: list[Entry], stored_users: set[uuid.UUID], dead: list[tuple[
         record = {"entry": entry.id, "reason": reason, "at": now}
         record["event" if event else "raw"] = _encode([event]) if event else json.dumps(entry.raw)
         pipe.xadd(DEAD, record)
+    members = defaultdict(list)
     for entry in entries:
         for event in entry.events:
-            pipe.zrem(_pending_key(event.user_id), event.member)
+            members[event.user_id].append(event.member)
+    for user_id, user_members in members.items():
+        pipe.zrem(_pending_key(user_id), *user_members)
     ids = [entry.id for entry in entries]
     if ids:
         pipe.xack(STREAM, GROUP, *ids)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from tutor import buffer
-from tutor.buffer import Event
+from tutor.buffer import BufferedEvent, Event
 from tutor.exceptions import ServiceUnavailable
 from tutor.models import Error
 from tutor.ranking import forget_stats
@@ -134,7 +134,7 @@ def flush_batch(*, batch_size: int) -> FlushReport:
     )
 
 
-def store(events: list[Event]) -> tuple[int, list[tuple[Event, str]]]:
+def store(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, str]]]:
     """Insert events in one transaction, ignoring known event_ids; return (inserted, refused with reasons)."""
     if not events:
         return 0, []
@@ -161,19 +161,22 @@ def store(events: list[Event]) -> tuple[int, list[tuple[Event, str]]]:
     return inserted, refused
 
 
-def _copy_batch(events: list[Event]) -> tuple[int, list[tuple[Event, str]]]:
+def _copy_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, str]]]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (event_id uuid, user_id uuid, "
-            '"errorCategory" smallint, "errorSubCategory" smallint, timestamp_utc timestamptz) ON COMMIT DELETE ROWS'
+            '"errorCategory" smallint, "errorSubCategory" smallint, micros bigint) ON COMMIT DELETE ROWS'
         )
         cursor.execute(f"TRUNCATE {_INCOMING}")
-        with cursor.copy(f"COPY {_INCOMING} ({_COLUMNS}) FROM STDIN") as copy:
-            for e in events:
-                copy.write_row((e.event_id, e.user_id, e.category, e.subcategory, e.timestamp))
+        with cursor.copy(
+            f'COPY {_INCOMING} (event_id, user_id, "errorCategory", "errorSubCategory", micros) FROM STDIN'
+        ) as copy:
+            # The buffer's text goes to COPY as it is (buffer.py checked its shape); PostgreSQL parses it.
+            copy.write("".join(f"{e[0]}\t{e[1]}\t{e[2]}\t{e[3]}\t{e[4]}\n" for e in events))
         cursor.execute(
             f"INSERT INTO tutor_error ({_COLUMNS}) "
-            f'SELECT i.event_id, i.user_id, i."errorCategory", i."errorSubCategory", i.timestamp_utc '
+            f'SELECT i.event_id, i.user_id, i."errorCategory", i."errorSubCategory", '
+            "timestamptz 'epoch' + i.micros * interval '1 microsecond' "
             f"FROM {_INCOMING} i JOIN tutor_user u ON u.id = i.user_id "
             "ON CONFLICT (event_id) DO NOTHING"
         )
@@ -182,6 +185,6 @@ def _copy_batch(events: list[Event]) -> tuple[int, list[tuple[Event, str]]]:
             f"SELECT DISTINCT i.user_id FROM {_INCOMING} i "
             "LEFT JOIN tutor_user u ON u.id = i.user_id WHERE u.id IS NULL"
         )
-        missing = {row[0] for row in cursor.fetchall()}
+        missing = {str(row[0]) for row in cursor.fetchall()}
     orphans = [(e, f"user {e.user_id} does not exist") for e in events if e.user_id in missing]
     return inserted, orphans

@@ -50,7 +50,8 @@ class Error(ErrorPair):
 
     id = models.BigAutoField(primary_key=True)
     event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="errors")
+    # No index of its own: tutor_error_user_time leads with the user and serves the same lookups.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="errors", db_index=False)
     timestamp_utc = models.DateTimeField(default=timezone.now)
 
     class Meta(ErrorPair.Meta):
