@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from tutor import curation
-from tutor.models import Error, Exercise, User
+from tutor.models import Error, Exercise, ExerciseAttempt, User
 
 
 @admin.register(Exercise)
@@ -36,7 +36,8 @@ class ExerciseAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
-    list_display = ("username", "email", "first_name", "last_name", "created_at")
+    list_display = ("username", "email", "first_name", "last_name", "level", "created_at")
+    list_filter = ("level",)
     search_fields = ("username", "email", "first_name", "last_name")
     readonly_fields = ("id", "created_at", "updated_at")
 
@@ -50,3 +51,11 @@ class ErrorAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     readonly_fields = ("event_id",)
     date_hierarchy = "timestamp_utc"
+
+
+@admin.register(ExerciseAttempt)
+class ExerciseAttemptAdmin(admin.ModelAdmin):
+    list_display = ("completed_at", "user", "exercise", "score")
+    list_select_related = ("user", "exercise")
+    raw_id_fields = ("user", "exercise")
+    search_fields = ("user__username", "exercise__title")

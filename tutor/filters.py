@@ -1,7 +1,7 @@
 import django_filters
 
 from tutor.fields import UTCDateTimeFormField
-from tutor.models import Error, Exercise
+from tutor.models import Error, Exercise, ExerciseAttempt
 
 
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -26,3 +26,12 @@ class ExerciseFilter(django_filters.FilterSet):
     class Meta:
         model = Exercise
         fields = ("errorCategory", "errorSubCategory", "exercise_type", "level", "is_active")
+
+
+class ExerciseAttemptFilter(django_filters.FilterSet):
+    user_id = django_filters.UUIDFilter(field_name="user_id", help_text="Only this learner's attempts.")
+    exercise_id = django_filters.UUIDFilter(field_name="exercise_id", help_text="Only attempts of this exercise.")
+
+    class Meta:
+        model = ExerciseAttempt
+        fields = ("user_id", "exercise_id")

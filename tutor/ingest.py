@@ -12,8 +12,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from tutor import buffer
 from tutor.buffer import BufferedEvent, Event
 from tutor.exceptions import ServiceUnavailable
-from tutor.models import Error
-from tutor.ranking import forget_stats
+from tutor.models import Error, ExerciseAttempt
+from tutor.ranking import forget_attempts, forget_stats
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,18 @@ def record_error(*, user_id: uuid.UUID, category: int, subcategory: int, timesta
         )
     _rows_changed({user_id})
     return error
+
+
+def record_attempt(
+    *, user_id: uuid.UUID, exercise_id: uuid.UUID, completed_at: datetime, score: float | None
+) -> ExerciseAttempt:
+    """Store that a learner did an exercise; the next recommendations rotate past it."""
+    with transaction.atomic():
+        attempt = ExerciseAttempt.objects.create(
+            user_id=user_id, exercise_id=exercise_id, completed_at=completed_at, score=score
+        )
+    forget_attempts(user_id)
+    return attempt
 
 
 def delete_error(error: Error) -> None:

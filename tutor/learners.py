@@ -1,4 +1,4 @@
-"""Which learners exist, answered from the cache in front of PostgreSQL."""
+"""Which learners exist, and at which level, answered from the cache in front of PostgreSQL."""
 
 from collections.abc import Iterable
 from uuid import UUID
@@ -7,33 +7,54 @@ from django.core.cache import cache
 from django.db import transaction
 
 from tutor import buffer
+from tutor.exceptions import UserNotFound
 from tutor.models import User
 
 KNOWN_TIMEOUT = 24 * 3600
+NO_LEVEL = "-"  # cached for a learner without a level: any cached value means "exists"
 
 
 def cache_key(user_id: UUID) -> str:
-    """Return the cache key that says the learner exists (read together with others on hot paths)."""
-    return f"user-exists:{user_id}"
+    """Return the cache key that holds the learner's level (read together with others on hot paths)."""
+    return f"learner:{user_id}"
 
 
 def existing(user_ids: Iterable[UUID]) -> set[UUID]:
     """Return those of `user_ids` that name a learner, with at most one database query."""
-    wanted = set(user_ids)
+    return set(_levels(set(user_ids)))
+
+
+def level(user_id: UUID, cached: str | None = None) -> str | None:
+    """Return the learner's CEFR level (None when not set); raise UserNotFound for an unknown id."""
+    value = cached or _levels({user_id}).get(user_id)
+    if value is None:
+        raise UserNotFound(user_id)
+    return None if value == NO_LEVEL else value
+
+
+def _levels(wanted: set[UUID]) -> dict[UUID, str]:
     cached = cache.get_many([cache_key(u) for u in wanted])
-    known = {u for u in wanted if cached.get(cache_key(u))}
-    missing = wanted - known
+    found = {u: cached[cache_key(u)] for u in wanted if cache_key(u) in cached}
+    missing = wanted - set(found)
     if missing:
-        found = set(User.objects.filter(pk__in=missing).values_list("pk", flat=True))
-        # Only existence is cached: a learner created later is found by the next query.
-        cache.set_many({cache_key(u): True for u in found}, timeout=KNOWN_TIMEOUT)
-        known |= found
-    return known
+        # Only learners that exist are cached: one created later is found by the next query.
+        loaded = {pk: lvl or NO_LEVEL for pk, lvl in User.objects.filter(pk__in=missing).values_list("pk", "level")}
+        cache.set_many({cache_key(u): lvl for u, lvl in loaded.items()}, timeout=KNOWN_TIMEOUT)
+        found |= loaded
+    return found
 
 
 def exists(user_id: UUID) -> bool:
     """Say whether `user_id` names a learner."""
     return user_id in existing([user_id])
+
+
+def save_user(user: User) -> User:
+    """Store a new or changed learner and refresh what the cache knows of them."""
+    with transaction.atomic():
+        user.save()
+    cache.delete(cache_key(user.pk))
+    return user
 
 
 def delete_user(user: User) -> None:

@@ -16,6 +16,9 @@ class User(models.Model):
     email = models.EmailField(max_length=100, unique=True)
     first_name = models.CharField(max_length=50)
     last_name = models.CharField(max_length=50)
+    level = models.CharField(  # noqa: DJ001 -- NULL means "not assessed", which is not the same as a level
+        max_length=2, choices=CEFRLevel.choices, null=True, blank=True, help_text="CEFR level; empty = start easy."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,3 +98,26 @@ class Exercise(ErrorPair):
         problems = content_errors(self.exercise_type, self.content)
         if problems:
             raise ValidationError({"content": problems})
+
+
+class ExerciseAttempt(models.Model):
+    """A learner did an exercise (recommendations then rotate past it)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="attempts", db_index=False)
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="attempts")
+    completed_at = models.DateTimeField(default=timezone.now)
+    score = models.FloatField(null=True, blank=True, help_text="How well it went, from 0 to 1.")
+
+    class Meta:
+        ordering = ["-completed_at", "-id"]
+        indexes = [models.Index(fields=["user", "exercise", "completed_at"], name="tutor_attempt_user_exercise")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__gte=0, score__lte=1),
+                name="tutor_attempt_score_0_1",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} did {self.exercise_id} at {self.completed_at:%Y-%m-%d %H:%M}"

@@ -1,3 +1,4 @@
+import math
 import uuid
 
 from django.db import InterfaceError, OperationalError
@@ -8,7 +9,8 @@ from tutor import buffer, learners
 from tutor.buffer import Event
 from tutor.exercise_content import content_errors
 from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField
-from tutor.models import Error, Exercise, User
+from tutor.models import Error, Exercise, ExerciseAttempt, User
+from tutor.ranking import Ranking
 from tutor.taxonomy import ErrorCategory, ErrorSubCategory, pair_error
 
 MAX_TOP_N_ERRORS = 1000
@@ -32,7 +34,7 @@ class PairRuleMixin:
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ("id", "username", "email", "first_name", "last_name", "created_at", "updated_at")
+        fields = ("id", "username", "email", "first_name", "last_name", "level", "created_at", "updated_at")
         read_only_fields = ("id", "created_at", "updated_at")
 
 
@@ -104,6 +106,18 @@ class GenerateExerciseQuery(serializers.Serializer):
     exercises_per_error = BoundedIntegerField(
         min_value=1, max_value=MAX_EXERCISES_PER_ERROR, default=3, help_text="Exercises returned per pair."
     )
+    ranking = serializers.ChoiceField(
+        choices=[mode.value for mode in Ranking],
+        default=Ranking.COUNT.value,
+        error_messages={"invalid_choice": "ranking must be one of: count, decay."},
+        help_text="count: errors in the window (default). decay: recent errors weigh more (half-life).",
+    )
+    half_life_days = BoundedIntegerField(
+        min_value=1, max_value=90, default=7, help_text="With ranking=decay: days after which an error weighs half."
+    )
+    cooldown_days = BoundedIntegerField(
+        min_value=0, max_value=365, default=7, help_text="Skip exercises the learner did in the last N days."
+    )
 
 
 class RecommendedExerciseSerializer(serializers.Serializer):
@@ -113,12 +127,15 @@ class RecommendedExerciseSerializer(serializers.Serializer):
     level = serializers.CharField()
     instructions = serializers.CharField()
     content = serializers.JSONField()
+    repeat = serializers.BooleanField(help_text="Done within the cooldown, shown again because the pool ran out.")
 
 
 class TopErrorSerializer(serializers.Serializer):
     errorCategory = serializers.CharField(help_text="Category label, e.g. Grammar.")
     errorSubCategory = serializers.CharField(help_text="Subcategory label, e.g. Tense.")
     errorFrequency = serializers.IntegerField(help_text="Errors of this pair in the window.")
+    score = serializers.FloatField(help_text="What the pair is ranked by: the count, or the decayed weight.")
+    last_seen = serializers.DateTimeField(help_text="When the newest error of this pair was made.")
     exercises = RecommendedExerciseSerializer(many=True)
 
 
@@ -194,3 +211,29 @@ def _known_or_unverifiable(user_ids: set) -> set:
         # PostgreSQL is away but the buffer takes events: accept them now; the flush checks the
         # users again and sends events of unknown users to the dead letters, with the reason.
         return user_ids
+
+
+class ExerciseAttemptSerializer(serializers.ModelSerializer):
+    user_id = KnownUserIdField()
+    exercise_id = serializers.PrimaryKeyRelatedField(
+        source="exercise",
+        queryset=Exercise.objects.all(),
+        error_messages={
+            "does_not_exist": "No exercise with id {pk_value}.",
+            "incorrect_type": "exercise_id must be a UUID.",
+        },
+    )
+    completed_at = EventTimeField(required=False, help_text="When the learner finished it (default: now).")
+    score = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=1, help_text="How well it went, from 0 to 1."
+    )
+
+    class Meta:
+        model = ExerciseAttempt
+        fields = ("id", "user_id", "exercise_id", "completed_at", "score")
+        read_only_fields = ("id",)
+
+    def validate_score(self, value):
+        if value is not None and not math.isfinite(value):
+            raise serializers.ValidationError("score must be a number from 0 to 1.")
+        return value

@@ -49,6 +49,9 @@ class CEFRLevel(models.TextChoices):
     C2 = "C2"
 
 
+LEVEL_RANK = {level: rank for rank, level in enumerate(CEFRLevel.values)}
+
+
 class ExerciseType(models.TextChoices):
     GAP_FILL = "gap_fill", "Gap fill"
     SENTENCE_CORRECTION = "sentence_correction", "Sentence correction"

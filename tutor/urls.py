@@ -7,6 +7,7 @@ router = SimpleRouter(trailing_slash=False)
 router.register("users", views.UserViewSet)
 router.register("errors", views.ErrorViewSet)
 router.register("exercises", views.ExerciseViewSet)
+router.register("exercise-attempts", views.ExerciseAttemptViewSet)
 
 urlpatterns = [
     path("error-events", views.ErrorEventsView.as_view(), name="error-events"),

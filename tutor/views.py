@@ -8,13 +8,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutor import curation, health, ingest, learners, ranking
-from tutor.filters import ErrorFilter, ExerciseFilter
-from tutor.models import Error, Exercise, User
+from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
+from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.permissions import CreateOrStaff, IsStaff, ReadOrStaff
 from tutor.serializers import (
     ErrorEventsAccepted,
     ErrorEventSerializer,
     ErrorSerializer,
+    ExerciseAttemptSerializer,
     ExerciseSerializer,
     GenerateExerciseQuery,
     GenerateExerciseResponse,
@@ -29,6 +30,14 @@ class UserViewSet(viewsets.ModelViewSet):
     queryset = User.objects.all()
     serializer_class = UserSerializer
     permission_classes = [IsStaff]
+
+    def perform_create(self, serializer):
+        serializer.instance = learners.save_user(User(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        for field, value in serializer.validated_data.items():
+            setattr(serializer.instance, field, value)
+        learners.save_user(serializer.instance)
 
     def perform_destroy(self, instance):
         learners.delete_user(instance)
@@ -59,6 +68,26 @@ class ErrorViewSet(
 
     def perform_destroy(self, instance):
         ingest.delete_error(instance)
+
+
+class ExerciseAttemptViewSet(
+    mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
+    """Exercises learners did: recommendations skip them for a while (same access as reporting errors)."""
+
+    queryset = ExerciseAttempt.objects.all()
+    serializer_class = ExerciseAttemptSerializer
+    filterset_class = ExerciseAttemptFilter
+    permission_classes = [CreateOrStaff]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = ingest.record_attempt(
+            user_id=data["user_id"],
+            exercise_id=data["exercise"].pk,
+            completed_at=data.get("completed_at") or timezone.now(),
+            score=data.get("score"),
+        )
 
 
 class ExerciseViewSet(viewsets.ModelViewSet):
