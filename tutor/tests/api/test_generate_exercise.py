@@ -42,7 +42,15 @@ def test_the_demo_user_gets_the_reference_counts_with_exercises(api, demo):
     assert frequencies == sorted(frequencies, reverse=True)
     for top in body["top_errors"]:
         assert len(top["exercises"]) == 3
-        assert set(top["exercises"][0]) == {"id", "title", "exercise_type", "level", "instructions", "content", "repeat"}
+        assert set(top["exercises"][0]) == {
+            "id",
+            "title",
+            "exercise_type",
+            "level",
+            "instructions",
+            "content",
+            "repeat",
+        }
 
 
 def test_top_n_and_exercises_per_error_limit_the_answer(api, demo):
