@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import DatabaseError, DataError, IntegrityError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -33,7 +33,7 @@ def handler(exc, context):
             {"error": "A value is outside what the database can store; check dates and numbers."},
             status=status.HTTP_400_BAD_REQUEST,
         )
-    if isinstance(exc, ServiceUnavailable | DatabaseError):
+    if isinstance(exc, ServiceUnavailable | OperationalError | InterfaceError):
         logger.warning("Answering 503: %s", exc)
         return Response(
             {"error": f"Service temporarily unavailable: {exc if isinstance(exc, ServiceUnavailable) else 'database'}"},

@@ -1,17 +1,20 @@
 import math
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from tutor import buffer, learners
 from tutor.buffer import Event
 from tutor.exercise_content import content_errors
-from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField
+from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField, in_utc
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.ranking import Ranking
-from tutor.taxonomy import ErrorCategory, ErrorSubCategory, pair_error
+from tutor.taxonomy import CATEGORY_OF, ErrorCategory, ErrorSubCategory, pair_error
 
 MAX_TOP_N_ERRORS = 1000
 MAX_LAST_N_DAYS = 36500
@@ -166,6 +169,46 @@ class ErrorEventsAccepted(serializers.Serializer):
 _EVENT = ErrorEventSerializer()
 
 
+_EVENT_KEYS = frozenset(ErrorEventSerializer().fields)
+
+
+def plain_event(item) -> dict | None:
+    """Validate a plainly well-formed event without the serializer machinery, or return None.
+
+    Accepts only what ErrorEventSerializer accepts, with the same result (a test compares the
+    two); anything unusual (strings for codes, extra keys, naive times...) returns None and goes
+    through the serializer, which then names what is wrong. Batches of events spend most of
+    their time here, so it is worth the short second path.
+    """
+    if type(item) is not dict or not item.keys() <= _EVENT_KEYS:
+        return None
+    category, sub, user_id = item.get("errorCategory"), item.get("errorSubCategory"), item.get("user_id")
+    if type(category) is not int or type(sub) is not int or CATEGORY_OF.get(sub) != category:
+        return None
+    if type(user_id) is not str:
+        return None
+    try:
+        valid = {"user_id": uuid.UUID(user_id), "errorCategory": category, "errorSubCategory": sub}
+        if "event_id" in item:
+            if type(item["event_id"]) is not str:
+                return None
+            valid["event_id"] = uuid.UUID(item["event_id"])
+    except ValueError:
+        return None
+    if "timestamp_utc" in item:
+        try:
+            moment = parse_datetime(item["timestamp_utc"]) if type(item["timestamp_utc"]) is str else None
+            if moment is None or moment.tzinfo is None:
+                return None
+            moment = in_utc(moment)
+        except (ValueError, OverflowError):
+            return None
+        if moment > timezone.now() + timedelta(seconds=settings.EVENT_MAX_CLOCK_SKEW_SECONDS):
+            return None
+        valid["timestamp_utc"] = moment
+    return valid
+
+
 def parse_error_events(data) -> list[Event]:
     """Validate one event object or a list of 1..1000; refuse the whole request naming each bad item."""
     many = isinstance(data, list)
@@ -178,6 +221,10 @@ def parse_error_events(data) -> list[Event]:
         )
     errors, valid = {}, []
     for index, item in enumerate(items):
+        plain = plain_event(item)
+        if plain is not None:
+            valid.append(plain)
+            continue
         try:
             valid.append(_EVENT.run_validation(item))
         except serializers.ValidationError as exc:

@@ -1,0 +1,64 @@
+"""The quick path for plain events accepts nothing the serializer refuses, and gives the same result."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tutor.serializers import ErrorEventSerializer, plain_event
+from tutor.taxonomy import CATEGORY_OF
+
+KNOWN = "dcc44822-4b8d-43cf-be83-fb510ea07bae"
+values = st.one_of(
+    st.integers(min_value=-2, max_value=14),
+    st.sampled_from(["1", "3", "", "x", KNOWN, KNOWN.upper(), KNOWN.replace("-", ""), "3.0"]),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=True),
+    st.uuids().map(str),
+)
+times = st.one_of(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from([UTC, None])
+    ).map(lambda d: d.isoformat()),
+    st.just((datetime.now(UTC) + timedelta(hours=1)).isoformat()),
+    st.just((datetime.now(UTC) - timedelta(hours=1)).isoformat()),
+    st.just("2026-13-01T00:00:00Z"),
+)
+codes = st.one_of(st.integers(0, 13), values)
+pairs = st.one_of(st.integers(1, 12).map(lambda sub: (int(CATEGORY_OF[sub]), sub)), st.tuples(codes, codes))
+rest = st.fixed_dictionaries(
+    {"user_id": st.one_of(st.just(KNOWN), st.uuids().map(str), values)},
+    optional={
+        "event_id": st.one_of(st.uuids().map(str), values),
+        "timestamp_utc": st.one_of(times, values),
+        "extra": values,
+    },
+)
+items = st.builds(lambda pair, fields: {"errorCategory": pair[0], "errorSubCategory": pair[1], **fields}, pairs, rest)
+
+
+@pytest.mark.django_db
+@settings(max_examples=500, deadline=None)
+@given(items)
+def test_the_quick_path_agrees_with_the_serializer(item):
+    quick = plain_event(item)
+    if quick is None:
+        return
+    serializer = ErrorEventSerializer(data=item)
+    assert serializer.is_valid(), (item, serializer.errors)
+    assert dict(serializer.validated_data) == quick
+
+
+def test_the_quick_path_takes_a_plain_event():
+    event_id = str(uuid.uuid4())
+    item = {"event_id": event_id, "user_id": KNOWN, "errorCategory": 3, "errorSubCategory": 9}
+
+    assert plain_event(item) == {
+        "event_id": uuid.UUID(event_id),
+        "user_id": uuid.UUID(KNOWN),
+        "errorCategory": 3,
+        "errorSubCategory": 9,
+    }
