@@ -342,8 +342,8 @@ def main() -> None:
         cache.flushdb()
         # Short, so that each request asks for a learner not asked for before (the script stops at the end).
         results["generate_cold"] = wrk(args, app_url, "generate_cold.lua", duration=3, **api)
-        print("Measuring generate-exercise, warm...", flush=True)
-        wrk(args, app_url, "generate_warm.lua", duration=5, **api)
+        print("Measuring generate-exercise, warm (after asking once for every learner)...", flush=True)
+        wrk(args, app_url, "generate_cold.lua", duration=max(5, args.users // 150), **api)
         results["generate_warm"] = wrk(args, app_url, "generate_warm.lua", **api)
         print("Measuring error-events...", flush=True)
         results["events_single"] = wrk(args, app_url, "post_events.lua", BENCH_BATCH="1", **api)
