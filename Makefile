@@ -36,7 +36,7 @@ run-stack: $(BIN)/.installed
 	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/celery -A english_tutor worker --loglevel INFO --concurrency 1 & \
 	$(BIN)/celery -A english_tutor beat --loglevel INFO --schedule $(VENV)/celerybeat-schedule & \
-	$(BIN)/gunicorn english_tutor.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
+	GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_ACCESS_LOG=- $(BIN)/gunicorn -c python:english_tutor.gunicorn english_tutor.wsgi:application
 
 # The browser test drives Debian's Chromium (Playwright never downloads a browser here).
 $(CHROMIUM):

@@ -24,12 +24,15 @@ def test_every_service_is_defined_with_an_image_or_the_app_build():
 
 def test_app_services_share_one_definition_and_point_at_existing_code():
     services = compose()["services"]
-    app_environment = {name: services[name]["environment"] for name in APP_SERVICES}
-    assert len({repr(env) for env in app_environment.values()}) == 1
+    shared = services["worker"]["environment"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"].items() >= shared.items(), name
 
     command = services["web"]["command"]
-    module, attribute = command[command.index("gunicorn") + 1].split(":")
+    module, attribute = command[-1].split(":")
     assert hasattr(importlib.import_module(module), attribute)
+    config = command[command.index("-c") + 1].removeprefix("python:")
+    assert importlib.import_module(config).worker_class == "sync"
     for name in ("worker", "beat"):
         command = services[name]["command"]
         app_module = command[command.index("-A") + 1]
