@@ -24,23 +24,32 @@ from tutor.serializers import (
 )
 
 
-class UserViewSet(viewsets.ModelViewSet):
+class WritesThroughService:
+    """Create, change and delete with the module functions that also keep the caches true."""
+
+    save_with = None
+    delete_with = None
+
+    def perform_create(self, serializer):
+        serializer.instance = self.save_with(self.queryset.model(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        for field, value in serializer.validated_data.items():
+            setattr(serializer.instance, field, value)
+        self.save_with(serializer.instance)
+
+    def perform_destroy(self, instance):
+        self.delete_with(instance)
+
+
+class UserViewSet(WritesThroughService, viewsets.ModelViewSet):
     """Learner profiles (staff only: they hold personal data)."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
     permission_classes = [IsStaff]
-
-    def perform_create(self, serializer):
-        serializer.instance = learners.save_user(User(**serializer.validated_data))
-
-    def perform_update(self, serializer):
-        for field, value in serializer.validated_data.items():
-            setattr(serializer.instance, field, value)
-        learners.save_user(serializer.instance)
-
-    def perform_destroy(self, instance):
-        learners.delete_user(instance)
+    save_with = staticmethod(learners.save_user)
+    delete_with = staticmethod(learners.delete_user)
 
 
 class ErrorViewSet(
@@ -90,24 +99,15 @@ class ExerciseAttemptViewSet(
         )
 
 
-class ExerciseViewSet(viewsets.ModelViewSet):
+class ExerciseViewSet(WritesThroughService, viewsets.ModelViewSet):
     """The curated exercise bank."""
 
     queryset = Exercise.objects.all()
     serializer_class = ExerciseSerializer
     filterset_class = ExerciseFilter
     permission_classes = [ReadOrStaff]
-
-    def perform_create(self, serializer):
-        serializer.instance = curation.save_exercise(Exercise(**serializer.validated_data))
-
-    def perform_update(self, serializer):
-        for field, value in serializer.validated_data.items():
-            setattr(serializer.instance, field, value)
-        curation.save_exercise(serializer.instance)
-
-    def perform_destroy(self, instance):
-        curation.delete_exercise(instance)
+    save_with = staticmethod(curation.save_exercise)
+    delete_with = staticmethod(curation.delete_exercise)
 
 
 # One instance for all requests: building a serializer's fields costs more than validating with them.

@@ -1,5 +1,12 @@
 -- Shared by every wrk script: credentials, the learners to pick from, and a JSON summary.
 local M = {}
+local threads = 0
+
+-- Number the threads, so that each can seed its own random numbers or take its own slice.
+function M.setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
 
 function M.users()
   local users = {}

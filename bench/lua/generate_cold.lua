@@ -4,12 +4,7 @@ package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 local threads = tonumber(os.getenv("BENCH_THREADS"))
 local users, headers, next_index, last_index
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
+setup = common.setup
 
 function init(args)
   users = common.users()

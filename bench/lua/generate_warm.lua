@@ -2,12 +2,7 @@
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 local users, headers
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
+setup = common.setup
 
 function init(args)
   common.seed(id)

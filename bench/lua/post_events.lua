@@ -4,12 +4,7 @@ local common = require("common")
 local batch = tonumber(os.getenv("BENCH_BATCH"))
 local category = {1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4}
 local users, headers
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
+setup = common.setup
 
 function init(args)
   common.seed(id)
