@@ -271,7 +271,7 @@ def recommend(
                 "errorCategory": ErrorCategory(stat.category).label,
                 "errorSubCategory": ErrorSubCategory(stat.subcategory).label,
                 "errorFrequency": stat.frequency,
-                "score": stat.frequency if scoring.mode == Ranking.COUNT else round(stat.score, 4),
+                "score": stat.frequency if scoring.mode == Ranking.COUNT else float(f"{stat.score:.6g}"),
                 "last_seen": stat.last_seen,
                 "exercises": select_exercises(
                     bank.get(stat.subcategory, []),

@@ -40,10 +40,10 @@ def test_count_ranking_scores_are_the_counts(learner_with_history):
 def test_decay_weighs_each_error_by_its_age(learner_with_history):
     # 1 + 0.5 + 0.25 = 1.75 against 4 x 0.5 ** 3 = 0.5
     assert scores(learner_with_history, ranking="decay") == [("Tense", 3, 1.75), ("Mispronounced_Word", 4, 0.5)]
-    # half-life 14 days: 1 + 0.5 ** 0.5 + 0.5 = 2.2071 against 4 x 0.5 ** 1.5 = 1.4142
+    # half-life 14 days: 1 + 0.5 ** 0.5 + 0.5 = 2.20711 against 4 x 0.5 ** 1.5 = 1.41421 (6 significant digits)
     assert scores(learner_with_history, ranking="decay", half_life_days=14) == [
-        ("Tense", 3, 2.2071),
-        ("Mispronounced_Word", 4, 1.4142),
+        ("Tense", 3, 2.20711),
+        ("Mispronounced_Word", 4, 1.41421),
     ]
 
 
