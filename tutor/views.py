@@ -3,12 +3,12 @@ from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutor import curation, health, ingest, learners, ranking
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
+from tutor.json_codec import FastJSONParser
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.permissions import CreateOrStaff, IsStaff, ReadOrStaff
 from tutor.serializers import (
@@ -132,7 +132,7 @@ class GenerateExerciseView(APIView):
 
 
 class ErrorEventsView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [FastJSONParser]
 
     @extend_schema(
         request=ErrorEventSerializer(many=True),

@@ -171,3 +171,12 @@ def test_a_thousand_events_of_many_users_cost_one_query(api, make_error, django_
     with django_assert_max_num_queries(0):  # the users are now known to the cache
         assert api.post(URL, payload[:10], format="json").status_code == 202
     assert buffer.backlog()["entries"] == 2
+
+
+@pytest.mark.parametrize("body", ['{"user_id": ', '{"errorCategory": NaN}', b'{"user_id": "\xff"}'])
+def test_a_body_that_is_not_strict_json_is_a_400(api, db, body):
+    response = api.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+    assert buffer.backlog()["entries"] == 0
