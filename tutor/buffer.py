@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
+import orjson
 import redis
 from django.conf import settings
 
@@ -162,8 +163,8 @@ def _translated_errors() -> Iterator[None]:
         raise BufferUnavailable(str(exc)) from exc
 
 
-def _encode(events: Iterable[BufferedEvent]) -> str:
-    return json.dumps(list(events), separators=(",", ":"))
+def _encode(events: Iterable[BufferedEvent]) -> bytes:
+    return orjson.dumps([tuple(event) for event in events])
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -186,8 +187,8 @@ def _decode(entry_id: bytes, fields: dict | None) -> Entry:
         return Entry(entry_id, [], problem="entry vanished from the stream", raw={})
     raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
     try:
-        events = [_read_event(row) for row in json.loads(raw["events"])]
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        events = [_read_event(row) for row in orjson.loads(raw["events"])]
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # orjson.JSONDecodeError is a ValueError
         return Entry(entry_id, [], problem=f"unreadable entry: {exc!r}", raw=raw)
     return Entry(entry_id, events, raw=raw)
 
