@@ -66,7 +66,10 @@ def seed(*, users: int, errors: int) -> None:
         if cursor.fetchone()[0] == users:
             cursor.execute("SELECT count(*) FROM tutor_error")
             if cursor.fetchone()[0] == users * errors:
-                print(f"Seed of {users} x {errors} already in place.", flush=True)
+                print(f"Seed of {users} x {errors} already in place; vacuuming it.", flush=True)
+                # A previous run's flush measure inserted and deleted rows: settle the table first,
+                # so that autovacuum does not run in the middle of this run's measures.
+                cursor.execute("VACUUM ANALYZE tutor_error")
                 return
         print(f"Seeding {users} learners x {errors} errors with COPY...", flush=True)
         started = time.monotonic()
