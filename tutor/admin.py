@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from tutor import curation
+from tutor import curation, ingest, learners
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 
 
@@ -41,6 +41,17 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ("username", "email", "first_name", "last_name")
     readonly_fields = ("id", "created_at", "updated_at")
 
+    # Through learners, so that the cached level and existence follow the change at once.
+    def save_model(self, request, obj, form, change):
+        learners.save_user(obj)
+
+    def delete_model(self, request, obj):
+        learners.delete_user(obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            learners.delete_user(user)
+
 
 @admin.register(Error)
 class ErrorAdmin(admin.ModelAdmin):
@@ -51,6 +62,17 @@ class ErrorAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     readonly_fields = ("event_id",)
     date_hierarchy = "timestamp_utc"
+
+    # Through ingest, so that the learner's cached counts follow the change at once.
+    def save_model(self, request, obj, form, change):
+        ingest.save_error(obj)
+
+    def delete_model(self, request, obj):
+        ingest.delete_error(obj)
+
+    def delete_queryset(self, request, queryset):
+        for error in queryset:
+            ingest.delete_error(error)
 
 
 @admin.register(ExerciseAttempt)

@@ -43,6 +43,14 @@ def record_attempt(
     return attempt
 
 
+def save_error(error: Error) -> Error:
+    """Store a new or corrected error directly (staff curation) and refresh the learner's counts."""
+    with transaction.atomic():
+        error.save()
+    _rows_changed({error.user_id})
+    return error
+
+
 def delete_error(error: Error) -> None:
     """Delete one stored error."""
     with transaction.atomic():
