@@ -4,8 +4,25 @@ from tutor import curation, ingest, learners
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 
 
+class WritesThroughService(admin.ModelAdmin):
+    """Save and delete with the module functions that also keep the caches true."""
+
+    save_with = None
+    delete_with = None
+
+    def save_model(self, request, obj, form, change):
+        self.save_with(obj)
+
+    def delete_model(self, request, obj):
+        self.delete_with(obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_with(obj)
+
+
 @admin.register(Exercise)
-class ExerciseAdmin(admin.ModelAdmin):
+class ExerciseAdmin(WritesThroughService):
     list_display = ("title", "errorCategory", "errorSubCategory", "exercise_type", "level", "is_active", "updated_at")
     list_filter = ("errorCategory", "errorSubCategory", "exercise_type", "level", "is_active")
     search_fields = ("title", "instructions")
@@ -13,15 +30,8 @@ class ExerciseAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "created_at", "updated_at")
     actions = ("activate", "deactivate")
 
-    def save_model(self, request, obj, form, change):
-        curation.save_exercise(obj)
-
-    def delete_model(self, request, obj):
-        curation.delete_exercise(obj)
-
-    def delete_queryset(self, request, queryset):
-        for exercise in queryset:
-            curation.delete_exercise(exercise)
+    save_with = staticmethod(curation.save_exercise)
+    delete_with = staticmethod(curation.delete_exercise)
 
     @admin.action(description="Activate selected exercises")
     def activate(self, request, queryset):
@@ -35,26 +45,18 @@ class ExerciseAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(WritesThroughService):
     list_display = ("username", "email", "first_name", "last_name", "level", "created_at")
     list_filter = ("level",)
     search_fields = ("username", "email", "first_name", "last_name")
     readonly_fields = ("id", "created_at", "updated_at")
 
-    # Through learners, so that the cached level and existence follow the change at once.
-    def save_model(self, request, obj, form, change):
-        learners.save_user(obj)
-
-    def delete_model(self, request, obj):
-        learners.delete_user(obj)
-
-    def delete_queryset(self, request, queryset):
-        for user in queryset:
-            learners.delete_user(user)
+    save_with = staticmethod(learners.save_user)
+    delete_with = staticmethod(learners.delete_user)
 
 
 @admin.register(Error)
-class ErrorAdmin(admin.ModelAdmin):
+class ErrorAdmin(WritesThroughService):
     list_display = ("timestamp_utc", "user", "errorCategory", "errorSubCategory")
     list_filter = ("errorCategory", "errorSubCategory")
     search_fields = ("user__username", "user__email", "event_id")
@@ -63,16 +65,8 @@ class ErrorAdmin(admin.ModelAdmin):
     readonly_fields = ("event_id",)
     date_hierarchy = "timestamp_utc"
 
-    # Through ingest, so that the learner's cached counts follow the change at once.
-    def save_model(self, request, obj, form, change):
-        ingest.save_error(obj)
-
-    def delete_model(self, request, obj):
-        ingest.delete_error(obj)
-
-    def delete_queryset(self, request, queryset):
-        for error in queryset:
-            ingest.delete_error(error)
+    save_with = staticmethod(ingest.save_error)
+    delete_with = staticmethod(ingest.delete_error)
 
 
 @admin.register(ExerciseAttempt)
