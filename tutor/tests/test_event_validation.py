@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tutor.serializers import ErrorEventSerializer, plain_event
@@ -41,8 +41,13 @@ items = st.builds(lambda pair, fields: {"errorCategory": pair[0], "errorSubCateg
 
 
 @pytest.mark.django_db
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, derandomize=True)
 @given(items)
+@example({"user_id": KNOWN, "errorCategory": 1, "errorSubCategory": 3, "timestamp_utc": "2999-01-01T00:00:00+00:00"})
+@example({"user_id": KNOWN, "errorCategory": 2, "errorSubCategory": 3})
+@example(
+    {"user_id": KNOWN.upper(), "errorCategory": 3, "errorSubCategory": 9, "timestamp_utc": "2026-01-01T00:00:00-21:41"}
+)
 def test_the_quick_path_agrees_with_the_serializer(item):
     quick = plain_event(item)
     if quick is None:
