@@ -1,26 +1,15 @@
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 
 
-class IsStaff(BasePermission):
-    """Staff only: the learners' personal data and the exercise bank's curation."""
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
-class ReadOrStaff(BasePermission):
+class ReadOrStaff(IsAuthenticated):
     """Any authenticated client may read; changes need staff."""
 
     def has_permission(self, request, view):
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return request.method in SAFE_METHODS or request.user.is_staff
+        return super().has_permission(request, view) and (request.method in SAFE_METHODS or request.user.is_staff)
 
 
-class CreateOrStaff(BasePermission):
+class CreateOrStaff(IsAuthenticated):
     """Any authenticated client may create (report errors); reading and deleting need staff."""
 
     def has_permission(self, request, view):
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return request.method == "POST" or request.user.is_staff
+        return super().has_permission(request, view) and (request.method == "POST" or request.user.is_staff)

@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,7 +11,7 @@ from tutor import curation, health, ingest, learners, ranking
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
 from tutor.json_codec import FastJSONParser
 from tutor.models import Error, Exercise, ExerciseAttempt, User
-from tutor.permissions import CreateOrStaff, IsStaff, ReadOrStaff
+from tutor.permissions import CreateOrStaff, ReadOrStaff
 from tutor.serializers import (
     ErrorEventsAccepted,
     ErrorEventSerializer,
@@ -47,7 +48,7 @@ class UserViewSet(WritesThroughService, viewsets.ModelViewSet):
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
-    permission_classes = [IsStaff]
+    permission_classes = [IsAdminUser]  # staff only
     save_with = staticmethod(learners.save_user)
     delete_with = staticmethod(learners.delete_user)
 

@@ -4,9 +4,11 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -28,7 +30,7 @@ def total(user) -> int:
 
 
 def pending_members(user) -> int:
-    return buffer.client().zcard(f"tutor:pending:{user.pk}")
+    return len(buffer.snapshot(user.pk, None).pending)
 
 
 def claim_all():
@@ -160,6 +162,10 @@ def test_a_poison_entry_goes_to_the_dead_letters_and_the_rest_commits(user):
     assert buffer.backlog() == {"entries": 0, "dead": 2}
     assert pending_members(user) == 0
     assert total(user) == 4
+    out = StringIO()
+    call_command("flush_error_events", dead_letters=5, stdout=out)
+    assert "dead letters in all: 2" in out.getvalue()
+    assert out.getvalue().count("reason=") == 2
 
 
 @pytest.mark.django_db

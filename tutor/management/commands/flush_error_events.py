@@ -8,8 +8,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=None, help="Stream entries per transaction.")
+        parser.add_argument(
+            "--dead-letters", type=int, default=0, metavar="N", help="Then list the N oldest dead letters."
+        )
 
-    def handle(self, *args, batch_size, **options):
+    def handle(self, *args, batch_size, dead_letters, **options):
         if not buffer.enabled():
             raise CommandError("No event buffer is configured (EVENT_BUFFER_URL): events are already in the database.")
         report = ingest.flush(batch_size=batch_size)
@@ -21,3 +24,5 @@ class Command(BaseCommand):
         )
         for problem in sorted(set(report.problems)):
             self.stderr.write(f"dead letter: {problem}")
+        for letter in buffer.dead_letters(dead_letters) if dead_letters else []:
+            self.stdout.write(" ".join(f"{key}={value}" for key, value in letter.items()))
