@@ -23,12 +23,9 @@ _COLUMNS = 'event_id, user_id, "errorCategory", "errorSubCategory", timestamp_ut
 
 def record_error(*, user_id: uuid.UUID, category: int, subcategory: int, timestamp: datetime) -> Error:
     """Store one error straight in the database and return the stored row."""
-    with transaction.atomic():
-        error = Error.objects.create(
-            user_id=user_id, errorCategory=category, errorSubCategory=subcategory, timestamp_utc=timestamp
-        )
-    _rows_changed({user_id})
-    return error
+    return save_error(
+        Error(user_id=user_id, errorCategory=category, errorSubCategory=subcategory, timestamp_utc=timestamp)
+    )
 
 
 def record_attempt(
@@ -44,7 +41,7 @@ def record_attempt(
 
 
 def save_error(error: Error) -> Error:
-    """Store a new or corrected error directly (staff curation) and refresh the learner's counts."""
+    """Store a new or corrected error straight in the database and refresh the learner's counts."""
     with transaction.atomic():
         error.save()
     _rows_changed({error.user_id})
