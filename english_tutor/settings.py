@@ -148,6 +148,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["tutor.json_codec.FastJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tutor.json_codec.JSONFirstNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "tutor.json_codec.FastJSONParser",
         "rest_framework.parsers.FormParser",

@@ -19,22 +19,28 @@ def cache_key(user_id: UUID) -> str:
     return f"learner:{user_id}"
 
 
-def existing(user_ids: Iterable[UUID]) -> set[UUID]:
-    """Return those of `user_ids` that name a learner, with at most one database query."""
-    return set(_levels(set(user_ids)))
+def existing(user_ids: Iterable[UUID], cached: dict | None = None) -> set[UUID]:
+    """Return those of `user_ids` that name a learner, with at most one database query.
+
+    `cached` may hold cache entries already read (`cache_key(u)`: level, or None when absent).
+    """
+    return set(_levels(set(user_ids), cached or {}))
 
 
 def level(user_id: UUID, cached: str | None = None) -> str | None:
     """Return the learner's CEFR level (None when not set); raise UserNotFound for an unknown id."""
-    value = cached or _levels({user_id}).get(user_id)
+    value = cached or _levels({user_id}, {}).get(user_id)
     if value is None:
         raise UserNotFound(user_id)
     return None if value == NO_LEVEL else value
 
 
-def _levels(wanted: set[UUID]) -> dict[UUID, str]:
-    cached = cache.get_many([cache_key(u) for u in wanted])
-    found = {u: cached[cache_key(u)] for u in wanted if cache_key(u) in cached}
+def _levels(wanted: set[UUID], cached: dict) -> dict[UUID, str]:
+    keys = {u: cache_key(u) for u in wanted}
+    unread = [k for k in keys.values() if k not in cached]
+    if unread:
+        cached = {**cached, **cache.get_many(unread)}
+    found = {u: cached[k] for u, k in keys.items() if cached.get(k) is not None}
     missing = wanted - set(found)
     if missing:
         # Only learners that exist are cached: one created later is found by the next query.

@@ -246,6 +246,11 @@ def select_exercises(
     return picked + [{**e, "repeat": True} for e in cooling[: limit - len(picked)]]
 
 
+def cache_keys(user_id: UUID) -> list[str]:
+    """Return the cache keys `recommend` reads for the user: learner, counts, attempts, bank version."""
+    return [learners.cache_key(user_id), _stats_key(user_id), _attempts_key(user_id), BANK_VERSION_KEY]
+
+
 def recommend(
     *,
     user_id: UUID,
@@ -255,10 +260,15 @@ def recommend(
     ranking: str = Ranking.COUNT,
     half_life_days: int = 7,
     cooldown_days: int = 7,
+    cached: dict | None = None,
 ) -> dict:
-    """Return the user's top error pairs over the window, each with exercises that train it."""
-    keys = [learners.cache_key(user_id), _stats_key(user_id), _attempts_key(user_id), BANK_VERSION_KEY]
-    cached = cache.get_many(keys)  # one round trip for the hot path
+    """Return the user's top error pairs over the window, each with exercises that train it.
+
+    `cached` may hold the entries of `cache_keys(user_id)`, already read (None for absent ones).
+    """
+    keys = cache_keys(user_id)
+    if cached is None or not all(k in cached for k in keys):
+        cached = cache.get_many(keys)  # one round trip for the hot path
     level = learners.level(user_id, cached.get(keys[0]))
     bank = exercise_bank(cached.get(BANK_VERSION_KEY))
     done = _last_done(user_id, cached.get(keys[2]))

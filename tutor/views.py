@@ -1,3 +1,6 @@
+from uuid import UUID
+
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
@@ -21,6 +24,7 @@ from tutor.serializers import (
     GenerateExerciseQuery,
     GenerateExerciseResponse,
     UserSerializer,
+    event_cache_keys,
     parse_error_events,
 )
 
@@ -116,6 +120,13 @@ _GENERATE_QUERY = GenerateExerciseQuery()
 
 
 class GenerateExerciseView(APIView):
+    def cache_keys(self, request) -> list[str]:
+        """The cache entries this read needs, fetched in the throttle's round trip (`request.cached`)."""
+        try:
+            return ranking.cache_keys(UUID(request.query_params.get("user_id", "")))
+        except ValueError:
+            return []  # the query is refused below, naming the parameter
+
     @extend_schema(
         parameters=[GenerateExerciseQuery],
         responses={
@@ -129,11 +140,20 @@ class GenerateExerciseView(APIView):
         params = _GENERATE_QUERY.run_validation(request.query_params.dict())
         # The answer is built JSON-ready by ranking.recommend and documented by
         # GenerateExerciseResponse; serializing it again through DRF fields cost a third of the request.
-        return Response(ranking.recommend(**params))
+        return Response(ranking.recommend(**params, cached=getattr(request, "cached", None)))
 
 
 class ErrorEventsView(APIView):
     parser_classes = [FastJSONParser]
+
+    def cache_keys(self, request) -> list[str]:
+        """The learners this request names, looked up in the throttle's round trip (`request.cached`)."""
+        if not request.content_type.startswith("application/json"):
+            return []
+        try:
+            return event_cache_keys(request.body)
+        except (RequestDataTooBig, OSError):
+            return []  # the parser refuses it below
 
     @extend_schema(
         request=ErrorEventSerializer(many=True),
@@ -145,7 +165,7 @@ class ErrorEventsView(APIView):
     )
     def post(self, request):
         """Accept one error event, or a list of up to 1,000, for real-time ranking (a single object works too)."""
-        events = parse_error_events(request.data)
+        events = parse_error_events(request.data, getattr(request, "cached", None))
         ingest.accept_events(events)
         body = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
         return Response(ErrorEventsAccepted(body).data, status=status.HTTP_202_ACCEPTED)

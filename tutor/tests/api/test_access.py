@@ -131,3 +131,22 @@ def test_the_demo_user_answers_for_a_staff_token(staff_api, db):
     assert response.status_code == 200
     assert response.json()["top_errors"][0]["errorSubCategory"] == "Mispronounced_Word"
     assert uuid.UUID(response.json()["top_errors"][0]["exercises"][0]["id"])
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "text/html;q=0.9, application/json"])
+def test_usual_accept_headers_get_json(api, user, accept):
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api.get("/api/generate-exercise", {"user_id": user.pk}, **headers)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["user_id"] == str(user.pk)
+
+
+def test_an_accept_header_without_json_gets_406(api, user):
+    response = api.get("/api/generate-exercise", {"user_id": user.pk}, HTTP_ACCEPT="application/xml")
+
+    assert response.status_code == 406
+    assert response.json()["detail"] == (
+        "Accept: 'application/xml' cannot be satisfied; this API serves application/json."
+    )
