@@ -207,17 +207,29 @@ def push(events: list[Event]) -> None:
         pipe.execute()
 
 
+# One command, so that the read path's round trip carries as little as possible; a script runs atomically.
+_SNAPSHOT = """
+local members = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'WITHSCORES')
+return {members, redis.call('GET', KEYS[2])}
+"""
+
+
+@cache
+def _snapshot_script(url: str):
+    return _client(url).register_script(_SNAPSHOT)
+
+
 def snapshot(user_id: uuid.UUID, since_micros: int | None) -> Snapshot:
     """Return the user's pending events in the window and the user's version, read atomically."""
-    pipe = client().pipeline(transaction=True)
-    pipe.zrangebyscore(_pending_key(user_id), "-inf" if since_micros is None else since_micros, "+inf", withscores=True)
-    pipe.get(_version_key(user_id))
+    keys = [_pending_key(user_id), _version_key(user_id)]
     with _translated_errors():
-        members, version = pipe.execute()
+        members, version = _snapshot_script(settings.EVENT_BUFFER_URL)(
+            keys=keys, args=["-inf" if since_micros is None else since_micros]
+        )
     pending = {}
-    for member, score in members:
+    for member, score in zip(members[::2], members[1::2], strict=True):
         event_id, sub = member.decode().split(":")
-        pending[event_id] = PendingEvent(uuid.UUID(event_id), int(sub), int(score))
+        pending[event_id] = PendingEvent(uuid.UUID(event_id), int(sub), int(float(score)))
     return Snapshot(list(pending.values()), int(version or 0))
 
 

@@ -224,25 +224,24 @@ def select_exercises(
     the list, marked as repeats.
     """
     target = LEVEL_RANK[level] if level else 0
-
-    def priority(exercise: dict) -> tuple:
-        last = done.get(exercise["id"])
-        return (abs(LEVEL_RANK[exercise["level"]] - target), last is not None, last or EPOCH)
-
     fresh, cooling = [], []
     for exercise in pool:
         last = done.get(exercise["id"])
-        (cooling if last is not None and last >= cooldown_since else fresh).append(exercise)
-    candidates = sorted(fresh, key=lambda e: (priority(e), e["title"], str(e["id"])))
+        if last is not None and last >= cooldown_since:
+            cooling.append(exercise)
+        else:
+            priority = (abs(LEVEL_RANK[exercise["level"]] - target), last is not None, last or EPOCH)
+            fresh.append((priority, exercise["title"], exercise["id"], exercise))
+    fresh.sort(key=lambda c: c[:3])  # UUIDs order as their text does
     picked, types = [], Counter()
-    while candidates and len(picked) < limit:
-        best = priority(candidates[0])
+    while fresh and len(picked) < limit:
+        best = fresh[0][0]
         # Among equally good candidates, the type used least so far: practice is interleaved.
-        choice = min((c for c in candidates if priority(c) == best), key=lambda c: types[c["exercise_type"]])
-        candidates.remove(choice)
+        index = min((i for i, c in enumerate(fresh) if c[0] == best), key=lambda i: types[fresh[i][3]["exercise_type"]])
+        choice = fresh.pop(index)[3]
         types[choice["exercise_type"]] += 1
         picked.append({**choice, "repeat": False})
-    cooling.sort(key=lambda e: (done[e["id"]], e["title"], str(e["id"])))
+    cooling.sort(key=lambda e: (done[e["id"]], e["title"], e["id"]))
     return picked + [{**e, "repeat": True} for e in cooling[: limit - len(picked)]]
 
 

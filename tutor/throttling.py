@@ -1,8 +1,10 @@
+import functools
 import logging
 import time
 
 import redis
 from django.core.cache import cache
+from redis.commands.core import Script
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
@@ -61,14 +63,22 @@ def _count(key: str, timeout: int) -> int:
         return cache.incr(key)  # another request opened the window meanwhile
 
 
+# One command: the increment (opening the window with its expiry) and the reads, atomically.
+_COUNT_AND_READ = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS == 1 then return {count, {}} end
+return {count, redis.call('MGET', unpack(KEYS, 2))}
+"""
+
+
+@functools.cache
+def _script(client: redis.Redis) -> Script:
+    return client.register_script(_COUNT_AND_READ)
+
+
 def _count_and_read(key: str, timeout: int, keys: list[str]) -> tuple[int, dict]:
     """Increment `key` (expiring after `timeout` s) and read `keys`, in one round trip to Redis."""
-    counter = cache.make_key(key)
-    pipe = cache.client.get_client(write=True).pipeline(transaction=False)
-    pipe.incr(counter)
-    pipe.expire(counter, timeout, nx=True)
-    if keys:
-        pipe.mget([cache.make_key(k) for k in keys])
-    count, _, *found = pipe.execute()
-    values = found[0] if found else []
+    client = cache.client.get_client(write=True)
+    count, values = _script(client)(keys=[cache.make_key(key), *(cache.make_key(k) for k in keys)], args=[timeout])
     return count, {k: None if v is None else cache.client.decode(v) for k, v in zip(keys, values, strict=True)}
