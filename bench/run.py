@@ -195,7 +195,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
         try:
             urllib.request.urlopen(url, timeout=2).read()
             return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset, or timed out while the workers boot
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not answer; see {WORK}/*.log") from None
             time.sleep(0.3)

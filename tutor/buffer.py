@@ -17,7 +17,14 @@ What it guarantees:
 Keys:
 - tutor:events                stream, one entry per accepted request; group "flush"
 - tutor:pending:<user_id>     sorted set, member "<event_id>:<subcategory>", score = µs since epoch
-- tutor:version:<user_id>     bumped each time PostgreSQL commits rows of the user
+- tutor:version:<user_id>     bumped each time PostgreSQL commits rows of the user (or the learner's
+                              level or attempts change)
+- tutor:version:exercise-bank random id, replaced each time a curator changes the exercise bank
+- tutor:learner:<user_id>     what readers last computed of the learner (ranking.py), labelled with
+                              the epoch and version it holds under; expires after RANKING_CACHE_SECONDS
+- tutor:epoch                 random id of this buffer's lifetime: state cached under versions of an
+                              earlier lifetime (before a reset of this Redis) is never taken as current
+- tutor:throttle:<client>:<n> the API throttle's request counter of window n
 - tutor:events:dead           stream of events that could not be stored, with the reason
 - tutor:flush:lock            saves duplicate work between flushers; correctness never needs it
 """
@@ -39,6 +46,7 @@ from typing import NamedTuple
 import orjson
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +65,33 @@ def _version_key(user_id) -> str:
     return f"tutor:version:{user_id}"
 
 
+def _state_key(user_id) -> str:
+    return f"tutor:learner:{user_id}"
+
+
+BANK_VERSION = "tutor:version:exercise-bank"
+EPOCH_KEY = "tutor:epoch"
+
+
 class BufferUnavailable(Exception):
     """The buffer's Redis cannot be reached."""
 
 
 class BufferFull(Exception):
     """The buffer's Redis refuses writes because it reached maxmemory (noeviction)."""
+
+
+class OverLimit(Exception):
+    """The client's request counter passed its limit: nothing was written."""
+
+
+@dataclass(frozen=True)
+class Counter:
+    """The throttle's request counter for one client and window, counted in the same round trip as a read or write."""
+
+    key: str
+    seconds: int  # the counter expires after the window
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -104,8 +133,15 @@ class PendingEvent:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """What a reader needs from the buffer, read atomically in one round trip."""
+
+    user_id: uuid.UUID
     pending: list[PendingEvent]
     version: int
+    epoch: str
+    bank_version: str
+    state: bytes | None  # what a reader last kept of the learner (`keep_state`), whatever its version
+    count: int | None = None  # the throttle's count, when a counter was given and could be taken
 
 
 @dataclass
@@ -193,44 +229,137 @@ def _decode(entry_id: bytes, fields: dict | None) -> Entry:
     return Entry(entry_id, events, raw=raw)
 
 
-def push(events: list[Event]) -> None:
-    """Accept events: append them to the stream and to each user's pending set, all or nothing."""
-    buffered = [event.buffered() for event in events]
-    by_user = defaultdict(dict)
-    for event in buffered:
-        by_user[event.user_id][event.member] = event.micros
-    pipe = client().pipeline(transaction=True)
-    pipe.xadd(STREAM, {"events": _encode(buffered)})
-    for user_id, members in by_user.items():
-        pipe.zadd(_pending_key(user_id), members)
-    with _translated_errors():
-        pipe.execute()
-
-
-# One command, so that the read path's round trip carries as little as possible; a script runs atomically.
-_SNAPSHOT = """
-local members = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'WITHSCORES')
-return {members, redis.call('GET', KEYS[2])}
+# Counting is the script's first write: with the buffer full (noeviction) Redis refuses that
+# first write and the script writes nothing, so a request is accepted whole or not at all.
+_COUNT = """
+local function count(key, seconds)
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, seconds) end
+  return n
+end
 """
+
+_PUSH = (
+    _COUNT
+    + """
+local limit = tonumber(ARGV[1])
+if limit >= 0 then
+  local n = count(KEYS[2], ARGV[2])
+  if n > limit then return n end
+end
+redis.call('XADD', KEYS[1], '*', 'events', ARGV[3])
+local at = 4
+for i = 3, #KEYS do
+  local size = tonumber(ARGV[at])
+  redis.call('ZADD', KEYS[i], unpack(ARGV, at + 1, at + 2 * size))
+  at = at + 1 + 2 * size
+end
+return 0
+"""
+)
+
+# The read path's one round trip. A full buffer only costs the count (the request is let through).
+_SNAPSHOT = (
+    _COUNT
+    + """
+local members = redis.call('ZRANGE', KEYS[1], '-inf', '+inf', 'BYSCORE', 'WITHSCORES')
+local counted = false
+if KEYS[6] then
+  local ok, n = pcall(count, KEYS[6], ARGV[1])
+  if ok then counted = n end
+end
+local values = redis.call('MGET', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return {members, values[1], values[2], values[3], values[4], counted}
+"""
+)
+
+_COUNT_ONLY = _COUNT + "return count(KEYS[1], ARGV[1])"
 
 
 @cache
-def _snapshot_script(url: str):
-    return _client(url).register_script(_SNAPSHOT)
+def _script(url: str, source: str) -> Script:
+    return _client(url).register_script(source)
 
 
-def snapshot(user_id: uuid.UUID, since_micros: int | None) -> Snapshot:
-    """Return the user's pending events in the window and the user's version, read atomically."""
-    keys = [_pending_key(user_id), _version_key(user_id)]
+def _run(source: str, keys: list, args: list):
     with _translated_errors():
-        members, version = _snapshot_script(settings.EVENT_BUFFER_URL)(
-            keys=keys, args=["-inf" if since_micros is None else since_micros]
-        )
+        return _script(settings.EVENT_BUFFER_URL, source)(keys=keys, args=args)
+
+
+def push(events: list[Event], counter: Counter | None = None) -> None:
+    """Accept events: append them to the stream and to each user's pending set, all or nothing.
+
+    With a counter, the request is counted first, and nothing is written if that passes the
+    counter's limit (OverLimit).
+    """
+    by_user = defaultdict(list)
+    buffered = [event.buffered() for event in events]
+    for event in buffered:
+        by_user[event.user_id] += (event.micros, event.member)
+    keys = [STREAM, counter.key if counter else STREAM] + [_pending_key(u) for u in by_user]
+    args = [counter.limit if counter else -1, counter.seconds if counter else 0, _encode(buffered)]
+    for members in by_user.values():
+        args += [len(members) // 2, *members]
+    counted = _run(_PUSH, keys, args)
+    if counted:
+        raise OverLimit(counted)
+
+
+def count(counter: Counter) -> int:
+    """Count one request of the counter's client and return the count in this window."""
+    return _run(_COUNT_ONLY, [counter.key], [counter.seconds])
+
+
+def snapshot(user_id: uuid.UUID, counter: Counter | None = None) -> Snapshot:
+    """Return the user's pending events, versions, epoch and kept state (`keep_state`), read atomically.
+
+    With a counter, the request is also counted (Snapshot.count; None when the buffer is full).
+    """
+    keys = [_pending_key(user_id), _version_key(user_id), EPOCH_KEY, BANK_VERSION, _state_key(user_id)]
+    members, version, epoch, bank_version, state, counted = _run(
+        _SNAPSHOT, keys + ([counter.key] if counter else []), [counter.seconds if counter else 0]
+    )
+    if epoch is None or bank_version is None:
+        epoch, bank_version = _start_epoch()
     pending = {}
     for member, score in zip(members[::2], members[1::2], strict=True):
         event_id, sub = member.decode().split(":")
         pending[event_id] = PendingEvent(uuid.UUID(event_id), int(sub), int(float(score)))
-    return Snapshot(list(pending.values()), int(version or 0))
+    return Snapshot(
+        user_id,
+        list(pending.values()),
+        int(version or 0),
+        epoch.decode(),
+        bank_version.decode(),
+        state,
+        counted or None,
+    )
+
+
+def keep_state(user_id: uuid.UUID, state: bytes, seconds: int) -> None:
+    """Keep what a reader computed of the learner, for the next snapshots (best effort: it can be recomputed)."""
+    try:
+        with _translated_errors():
+            client().set(_state_key(user_id), state, ex=seconds)
+    except (BufferUnavailable, BufferFull) as exc:
+        logger.info("Could not keep the state of learner %s: %s", user_id, exc)
+
+
+def _start_epoch() -> tuple[bytes, bytes]:
+    """Give a new (or reset) buffer its epoch and bank version, unless another process just did."""
+    pipe = client().pipeline(transaction=True)
+    pipe.set(EPOCH_KEY, uuid.uuid4().hex, nx=True)
+    pipe.set(BANK_VERSION, uuid.uuid4().hex, nx=True)
+    pipe.mget(EPOCH_KEY, BANK_VERSION)
+    with _translated_errors():
+        *_, (epoch, bank_version) = pipe.execute()
+    return epoch, bank_version
+
+
+def bank_changed() -> None:
+    """Give the exercise bank a new version: every reader loads it afresh."""
+    with _translated_errors():
+        client().set(BANK_VERSION, uuid.uuid4().hex)
 
 
 def _ensure_group(r: redis.Redis) -> None:

@@ -13,7 +13,7 @@ from tutor import buffer
 from tutor.buffer import BufferedEvent, Event
 from tutor.exceptions import ServiceUnavailable
 from tutor.models import Error, ExerciseAttempt
-from tutor.ranking import forget_attempts, forget_stats
+from tutor.ranking import forget_attempts
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ def record_attempt(
             user_id=user_id, exercise_id=exercise_id, completed_at=completed_at, score=score
         )
     forget_attempts(user_id)
+    if buffer.enabled():
+        buffer.bump_versions([user_id])  # readers holding the learner's state drop it
     return attempt
 
 
@@ -58,14 +60,17 @@ def delete_error(error: Error) -> None:
 def _rows_changed(user_ids: set[uuid.UUID]) -> None:
     if buffer.enabled():
         buffer.bump_versions(user_ids)
-        forget_stats(user_ids)
 
 
-def accept_events(events: list[Event]) -> None:
-    """Accept validated events: into the buffer when there is one, else (or when it is down) into the database."""
+def accept_events(events: list[Event], counter: buffer.Counter | None = None) -> None:
+    """Accept validated events: into the buffer when there is one, else (or when it is down) into the database.
+
+    With the throttle's counter, the buffer counts the request first and raises OverLimit,
+    having written nothing, when that passes the limit.
+    """
     if buffer.enabled():
         try:
-            buffer.push(events)
+            buffer.push(events, counter)
             return
         except buffer.BufferFull as exc:
             logger.error("Event buffer full, refusing %d events: %s", len(events), exc)

@@ -1,5 +1,6 @@
 """Which learners exist, and at which level, answered from the cache in front of PostgreSQL."""
 
+import time
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -19,28 +20,38 @@ def cache_key(user_id: UUID) -> str:
     return f"learner:{user_id}"
 
 
-def existing(user_ids: Iterable[UUID], cached: dict | None = None) -> set[UUID]:
-    """Return those of `user_ids` that name a learner, with at most one database query.
+# Learners this process saw exist, until when (time.monotonic()): most requests name learners
+# seen moments ago, and need no round trip for them. A learner deleted meanwhile through another
+# process is taken for existing up to SEEN_SECONDS; the flush sends such events to the dead letters.
+_seen: dict[UUID, float] = {}
+SEEN_SECONDS = 60
+_SEEN_LIMIT = 100_000
 
-    `cached` may hold cache entries already read (`cache_key(u)`: level, or None when absent).
-    """
-    return set(_levels(set(user_ids), cached or {}))
+
+def existing(user_ids: Iterable[UUID]) -> set[UUID]:
+    """Return those of `user_ids` that name a learner, with at most one database query."""
+    now = time.monotonic()
+    wanted = set(user_ids)
+    found = {u for u in wanted if _seen.get(u, 0.0) > now}
+    if len(found) < len(wanted):
+        found |= set(_levels(wanted - found))
+        if len(_seen) >= _SEEN_LIMIT:
+            _seen.clear()
+        _seen.update(dict.fromkeys(found, now + SEEN_SECONDS))
+    return found
 
 
 def level(user_id: UUID, cached: str | None = None) -> str | None:
     """Return the learner's CEFR level (None when not set); raise UserNotFound for an unknown id."""
-    value = cached or _levels({user_id}, {}).get(user_id)
+    value = cached or _levels({user_id}).get(user_id)
     if value is None:
         raise UserNotFound(user_id)
     return None if value == NO_LEVEL else value
 
 
-def _levels(wanted: set[UUID], cached: dict) -> dict[UUID, str]:
-    keys = {u: cache_key(u) for u in wanted}
-    unread = [k for k in keys.values() if k not in cached]
-    if unread:
-        cached = {**cached, **cache.get_many(unread)}
-    found = {u: cached[k] for u, k in keys.items() if cached.get(k) is not None}
+def _levels(wanted: set[UUID]) -> dict[UUID, str]:
+    cached = cache.get_many([cache_key(u) for u in wanted])
+    found = {u: cached[cache_key(u)] for u in wanted if cache_key(u) in cached}
     missing = wanted - set(found)
     if missing:
         # Only learners that exist are cached: one created later is found by the next query.
@@ -60,6 +71,8 @@ def save_user(user: User) -> User:
     with transaction.atomic():
         user.save()
     cache.delete(cache_key(user.pk))
+    if buffer.enabled():
+        buffer.bump_versions([user.pk])  # the level may have changed
     return user
 
 
@@ -69,5 +82,6 @@ def delete_user(user: User) -> None:
     with transaction.atomic():
         user.delete()
     cache.delete(cache_key(user_id))
+    _seen.pop(user_id, None)
     if buffer.enabled():
         buffer.bump_versions([user_id])

@@ -1,12 +1,14 @@
 """Reads: a learner's weakest (category, subcategory) pairs and the exercises that train them."""
 
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -56,49 +58,107 @@ def top_errors(
     *, user_id: UUID, last_n_days: int | None, limit: int | None, scoring: Scoring = Scoring()
 ) -> list[ErrorStat]:
     """Return the user's weakest error pairs of the last N days (all time when None), at most `limit`."""
-    return _top_errors(user_id, last_n_days, limit, scoring, cache.get(_stats_key(user_id)))
+    snap = _snapshot(user_id, None)
+    known = _learner(snap) if snap else None
+    stats = _ranked(user_id, last_n_days, limit, scoring, snap, known)
+    _keep(user_id, known)
+    return stats
 
 
-def _top_errors(
-    user_id: UUID, last_n_days: int | None, limit: int | None, scoring: Scoring, cached: dict | None
+def _snapshot(user_id: UUID, given: buffer.Snapshot | None) -> buffer.Snapshot | None:
+    """Return the buffer's snapshot of the user (the one given, if it is the user's), or None without a buffer."""
+    if not buffer.enabled():
+        return None
+    if given is not None and given.user_id == user_id:
+        return given
+    try:
+        return buffer.snapshot(user_id)
+    except buffer.BufferUnavailable as exc:
+        logger.warning("Event buffer unreachable, ranking from PostgreSQL only: %s", exc)
+        return None
+
+
+@dataclass
+class _Learner:
+    """What readers computed of a learner, true while the learner's version and the buffer's epoch hold.
+
+    It is kept in the buffer beside the version and comes back in the snapshot, so a warm read is
+    one round trip. Every change that matters bumps the version: a flush or a direct write of the
+    learner's errors, a new attempt, a new level. It expires after RANKING_CACHE_SECONDS even so
+    (a bump is best effort), and each window's rows after that much time too (the window slides).
+    """
+
+    label: list  # [epoch, version]
+    rows: dict[str, list]  # window "days:detailed" -> [until (time.time()), rows with times in µs]
+    profile: list | None  # [level or None, [[exercise id, last done in µs], ...]], once read
+    changed: bool = False
+
+
+def _learner(snap: buffer.Snapshot) -> _Learner:
+    label = [snap.epoch, snap.version]
+    if snap.state:
+        try:
+            kept = orjson.loads(snap.state)
+        except orjson.JSONDecodeError:
+            kept = None
+        if kept and kept.get("label") == label:
+            return _Learner(label, kept["rows"], kept["profile"])
+    return _Learner(label, {}, None)
+
+
+def _keep(user_id: UUID, known: _Learner | None) -> None:
+    if known is not None and known.changed:
+        state = {"label": known.label, "rows": known.rows, "profile": known.profile}
+        buffer.keep_state(user_id, orjson.dumps(state), settings.RANKING_CACHE_SECONDS)
+
+
+def _profile(user_id: UUID, known: _Learner) -> tuple[str | None, dict[UUID, datetime]]:
+    """Return the learner's level and when each exercise was last done (UserNotFound for an unknown id)."""
+    if known.profile is None:
+        keys = [learners.cache_key(user_id), _attempts_key(user_id)]
+        cached = cache.get_many(keys)
+        done = _last_done(user_id, cached.get(keys[1]))
+        level = learners.level(user_id, cached.get(keys[0]))
+        known.profile = [level, [[str(e), buffer.to_micros(moment)] for e, moment in done.items()]]
+        known.changed = True
+        return level, done
+    level, done = known.profile
+    return level, {UUID(e): buffer.from_micros(micros) for e, micros in done}
+
+
+def _ranked(
+    user_id: UUID,
+    last_n_days: int | None,
+    limit: int | None,
+    scoring: Scoring,
+    snap: buffer.Snapshot | None,
+    known: _Learner | None,
 ) -> list[ErrorStat]:
     now = timezone.now()
     since = now - timedelta(days=last_n_days) if last_n_days else None
     # Counting needs one aggregate row per pair; decay needs each error's time.
     detailed = scoring.mode == Ranking.DECAY
-    if not buffer.enabled():
+    if snap is None or known is None:
         return rank(_score(_stored_rows(user_id, since, detailed), [], scoring, now, detailed))[:limit]
-    try:
-        # Pending events are read BEFORE PostgreSQL: an event flushed between the two reads is
-        # then seen as pending and found stored, and counted once, from PostgreSQL.
-        snap = buffer.snapshot(user_id, None if since is None else buffer.to_micros(since))
-    except buffer.BufferUnavailable as exc:
-        logger.warning("Event buffer unreachable, ranking from PostgreSQL only: %s", exc)
-        return rank(_score(_stored_rows(user_id, since, detailed), [], scoring, now, detailed))[:limit]
-    pending_ids = [p.event_id for p in snap.pending]
-    window = (last_n_days or 0, detailed)
-    cached = cached or {}
-    version, rows = cached.get(window, (None, None))
-    # Cached rows are labelled with the user's version read before their query; every flush
-    # bumps it (atomically with removing its events from pending) after committing. So rows
-    # of the snapshot's version hold every row flushed before the snapshot, and any row of a
-    # flush still in progress is one of our pending events, which the check below finds.
-    if version == snap.version and not (pending_ids and _already_stored(pending_ids)):
+    # The snapshot was read BEFORE PostgreSQL: an event flushed between the two reads is then
+    # seen as pending and found stored, and counted once, from PostgreSQL.
+    since_micros = None if since is None else buffer.to_micros(since)
+    in_window = [p for p in snap.pending if since_micros is None or p.micros >= since_micros]
+    pending_ids = [p.event_id for p in in_window]
+    window = f"{last_n_days or 0}:{int(detailed)}"
+    until, rows = known.rows.get(window, (0.0, None))
+    # Rows are labelled with the user's version read before their query; every flush bumps it
+    # (atomically with removing its events from pending) after committing. So rows of the
+    # snapshot's version hold every row flushed before the snapshot, and any row of a flush
+    # still in progress is one of our pending events, which the check below finds.
+    if until > time.time() and not (pending_ids and _already_stored(pending_ids)):
         stored = set()
     else:
         rows, stored = _stored_rows_and_ids(user_id, since, pending_ids, detailed)
-        cache.set(_stats_key(user_id), {**cached, window: (snap.version, rows)}, settings.RANKING_CACHE_SECONDS)
-    pending = [p for p in snap.pending if p.event_id not in stored]
+        known.rows[window] = [time.time() + settings.RANKING_CACHE_SECONDS, rows]
+        known.changed = True
+    pending = [p for p in in_window if p.event_id not in stored]
     return rank(_score(rows, pending, scoring, now, detailed))[:limit]
-
-
-def _stats_key(user_id: UUID) -> str:
-    return f"error-stats:{user_id}"
-
-
-def forget_stats(user_ids: set[UUID]) -> None:
-    """Drop the users' cached counts (after a write that did not go through the buffer)."""
-    cache.delete_many([_stats_key(u) for u in user_ids])
 
 
 def _stored_rows(user_id: UUID, since: datetime | None, detailed: bool) -> list[tuple]:
@@ -106,9 +166,10 @@ def _stored_rows(user_id: UUID, since: datetime | None, detailed: bool) -> list[
     if since is not None:
         errors = errors.filter(timestamp_utc__gte=since)
     if detailed:
-        return list(errors.order_by().values_list("errorSubCategory", "timestamp_utc"))
+        rows = errors.order_by().values_list("errorSubCategory", "timestamp_utc")
+        return [(sub, buffer.to_micros(moment)) for sub, moment in rows]
     rows = errors.values("errorSubCategory").annotate(frequency=Count("pk"), last_seen=Max("timestamp_utc"))
-    return [(row["errorSubCategory"], row["frequency"], row["last_seen"]) for row in rows.order_by()]
+    return [(r["errorSubCategory"], r["frequency"], buffer.to_micros(r["last_seen"])) for r in rows.order_by()]
 
 
 def _already_stored(event_ids: list[UUID]) -> bool:
@@ -116,7 +177,7 @@ def _already_stored(event_ids: list[UUID]) -> bool:
 
 
 def _stored_rows_and_ids(user_id: UUID, since: datetime | None, event_ids: list[UUID], detailed: bool):
-    """Return the user's rows (per pair, or per error) and which of `event_ids` are stored, from ONE snapshot."""
+    """Return the user's rows (per pair, or per error; times in µs) and which of `event_ids` are stored, at once."""
     window = "" if since is None else "AND timestamp_utc >= %(since)s"
     rows_sql = (
         f'SELECT "errorSubCategory", timestamp_utc, NULL::bigint, NULL::uuid FROM tutor_error '
@@ -132,63 +193,81 @@ def _stored_rows_and_ids(user_id: UUID, since: datetime | None, event_ids: list[
             {"user_id": user_id, "since": since, "event_ids": event_ids},
         )
         result = cursor.fetchall()
-    rows = [(sub, moment) if detailed else (sub, n, moment) for sub, moment, n, _ in result if sub is not None]
+    rows = [
+        (sub, buffer.to_micros(moment)) if detailed else (sub, n, buffer.to_micros(moment))
+        for sub, moment, n, _ in result
+        if sub is not None
+    ]
     return rows, {event_id for sub, _, _, event_id in result if sub is None}
 
 
 def _score(
     rows: list[tuple], pending: list[buffer.PendingEvent], scoring: Scoring, now: datetime, detailed: bool
 ) -> list[ErrorStat]:
-    """Combine stored rows and pending events into one ErrorStat per pair."""
+    """Combine stored rows and pending events (times in µs) into one ErrorStat per pair."""
     frequency, last_seen, score = defaultdict(int), {}, defaultdict(float)
-    moments = [(sub, moment) for sub, moment in rows] if detailed else []
+    moments = list(rows) if detailed else []
     if not detailed:
-        for sub, n, moment in rows:
+        for sub, n, micros in rows:
             frequency[sub] += n
-            last_seen[sub] = moment
-    moments += [(p.subcategory, buffer.from_micros(p.micros)) for p in pending]
-    for sub, moment in moments:
+            last_seen[sub] = micros
+    moments += [(p.subcategory, p.micros) for p in pending]
+    now_micros = buffer.to_micros(now)
+    for sub, micros in moments:
         frequency[sub] += 1
-        last_seen[sub] = max(last_seen.get(sub, moment), moment)
+        last_seen[sub] = max(last_seen.get(sub, micros), micros)
         if detailed:
-            score[sub] += scoring.weight((now - moment).total_seconds())
+            score[sub] += scoring.weight((now_micros - micros) / 1e6)
     return [
         ErrorStat(
-            CATEGORY_OF[sub], sub, frequency[sub], last_seen[sub], score[sub] if detailed else float(frequency[sub])
+            CATEGORY_OF[sub],
+            sub,
+            frequency[sub],
+            buffer.from_micros(last_seen[sub]),
+            score[sub] if detailed else float(frequency[sub]),
         )
         for sub in frequency
     ]
 
 
-_local_bank: tuple[str, dict[int, list[dict]]] = ("", {})
+_local_bank: tuple[str, float, dict[int, list[dict]]] = ("", 0.0, {})
 
 
 def exercise_bank(version: str | None = None) -> dict[int, list[dict]]:
-    """Return the active exercises by subcategory, in recommendation order, for the bank's current version."""
+    """Return the active exercises by subcategory, in recommendation order, for the bank's current version.
+
+    The version comes from the buffer's snapshot, or (without a buffer) from the cache. Each
+    process loads the bank from PostgreSQL once per version, and again after CACHE_TIMEOUT.
+    """
     global _local_bank
     # The version is read before the database: a bank loaded while a curator's change commits is
-    # kept under the old version, which nobody uses once the change has bumped it.
+    # kept under the old version, which nobody uses once the change has replaced it.
     if version is None:
         # A fresh random version, never a counter: after a cache reset, a process must not
         # mistake its old bank for the current one.
         version = cache.get_or_set(BANK_VERSION_KEY, uuid4().hex, timeout=None)
-    if _local_bank[0] == version:
-        return _local_bank[1]
-    key = f"exercise-bank:{version}"
-    bank = cache.get(key)
-    if bank is None:
-        bank = defaultdict(list)
-        for exercise in Exercise.objects.filter(is_active=True).order_by("errorSubCategory", "level", "title", "id"):
-            bank[exercise.errorSubCategory].append({field: getattr(exercise, field) for field in EXERCISE_FIELDS})
-        bank = dict(bank)
-        cache.set(key, bank, timeout=settings.CACHE_TIMEOUT)
-    _local_bank = (version, bank)
-    return bank
+    held, loaded_at, bank = _local_bank
+    if held == version and time.monotonic() - loaded_at < settings.CACHE_TIMEOUT:
+        return bank
+    bank = defaultdict(list)
+    for exercise in Exercise.objects.filter(is_active=True).order_by("errorSubCategory", "level", "title", "id"):
+        bank[exercise.errorSubCategory].append({field: getattr(exercise, field) for field in EXERCISE_FIELDS})
+    _local_bank = (version, time.monotonic(), dict(bank))
+    return _local_bank[2]
 
 
 def exercise_bank_changed() -> None:
     """Make every reader load the exercise bank afresh."""
     cache.set(BANK_VERSION_KEY, uuid4().hex, timeout=None)
+    if buffer.enabled():
+        try:
+            buffer.bank_changed()
+        except (buffer.BufferUnavailable, buffer.BufferFull) as exc:
+            logger.error(
+                "Exercise bank changed but its version could not be replaced; processes reload it "
+                "within CACHE_TIMEOUT: %s",
+                exc,
+            )
 
 
 def _attempts_key(user_id: UUID) -> str:
@@ -245,11 +324,6 @@ def select_exercises(
     return picked + [{**e, "repeat": True} for e in cooling[: limit - len(picked)]]
 
 
-def cache_keys(user_id: UUID) -> list[str]:
-    """Return the cache keys `recommend` reads for the user: learner, counts, attempts, bank version."""
-    return [learners.cache_key(user_id), _stats_key(user_id), _attempts_key(user_id), BANK_VERSION_KEY]
-
-
 def recommend(
     *,
     user_id: UUID,
@@ -259,19 +333,20 @@ def recommend(
     ranking: str = Ranking.COUNT,
     half_life_days: int = 7,
     cooldown_days: int = 7,
-    cached: dict | None = None,
+    snapshot: buffer.Snapshot | None = None,
 ) -> dict:
     """Return the user's top error pairs over the window, each with exercises that train it.
 
-    `cached` may hold the entries of `cache_keys(user_id)`, already read (None for absent ones).
+    `snapshot` may be the buffer's snapshot of the user, already read (with the throttle's count).
     """
-    keys = cache_keys(user_id)
-    if cached is None or not all(k in cached for k in keys):
-        cached = cache.get_many(keys)  # one round trip for the hot path
-    level = learners.level(user_id, cached.get(keys[0]))
-    bank = exercise_bank(cached.get(BANK_VERSION_KEY))
-    done = _last_done(user_id, cached.get(keys[2]))
+    snap = _snapshot(user_id, snapshot)
+    # Without a buffer nothing is kept between requests: the learner is read from the cache and PostgreSQL.
+    known = _learner(snap) if snap else None
+    bank = exercise_bank(snap.bank_version if snap else None)
+    level, done = _profile(user_id, known or _Learner([], {}, None))
     scoring = Scoring(Ranking(ranking), half_life_days)
+    stats = _ranked(user_id, last_n_days, top_n_errors, scoring, snap, known)
+    _keep(user_id, known)
     cooldown_since = timezone.now() - timedelta(days=cooldown_days)
     return {
         "user_id": user_id,
@@ -290,6 +365,6 @@ def recommend(
                     cooldown_since=cooldown_since,
                 ),
             }
-            for stat in _top_errors(user_id, last_n_days, top_n_errors, scoring, cached.get(keys[1]))
+            for stat in stats
         ],
     }

@@ -2,7 +2,6 @@ import math
 import uuid
 from datetime import timedelta
 
-import orjson
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
@@ -210,27 +209,8 @@ def plain_event(item) -> dict | None:
     return valid
 
 
-def event_cache_keys(body: bytes) -> list[str]:
-    """Return the learners' cache keys of a JSON body of events, read before validating it; [] if unreadable."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    keys = set()
-    for item in items[:MAX_EVENTS_PER_REQUEST]:
-        try:
-            keys.add(learners.cache_key(uuid.UUID(item["user_id"])))
-        except (TypeError, KeyError, ValueError, AttributeError):
-            continue  # validation names it later
-    return list(keys)
-
-
-def parse_error_events(data, cached: dict | None = None) -> list[Event]:
-    """Validate one event object or a list of 1..1000; refuse the whole request naming each bad item.
-
-    `cached` may hold the learners' cache entries, already read (see `learners.existing`).
-    """
+def parse_error_events(data) -> list[Event]:
+    """Validate one event object or a list of 1..1000; refuse the whole request naming each bad item."""
     many = isinstance(data, list)
     if not many and not isinstance(data, dict):
         raise serializers.ValidationError({"events": ["Send an event object or a list of event objects."]})
@@ -250,7 +230,7 @@ def parse_error_events(data, cached: dict | None = None) -> list[Event]:
         except serializers.ValidationError as exc:
             errors[index] = exc.detail
     if not errors:
-        known = _known_or_unverifiable({v["user_id"] for v in valid}, cached)
+        known = _known_or_unverifiable({v["user_id"] for v in valid})
         for index, item in enumerate(valid):
             if item["user_id"] not in known:
                 errors[index] = {"user_id": [f"No user with id {item['user_id']}."]}
@@ -269,9 +249,9 @@ def parse_error_events(data, cached: dict | None = None) -> list[Event]:
     ]
 
 
-def _known_or_unverifiable(user_ids: set, cached: dict | None) -> set:
+def _known_or_unverifiable(user_ids: set) -> set:
     try:
-        return learners.existing(user_ids, cached)
+        return learners.existing(user_ids)
     except (OperationalError, InterfaceError):
         if not buffer.enabled():
             raise

@@ -1,16 +1,16 @@
 from uuid import UUID
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import curation, health, ingest, learners, ranking
+from tutor import buffer, curation, health, ingest, learners, ranking, throttling
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
 from tutor.json_codec import FastJSONParser
 from tutor.models import Error, Exercise, ExerciseAttempt, User
@@ -24,7 +24,6 @@ from tutor.serializers import (
     GenerateExerciseQuery,
     GenerateExerciseResponse,
     UserSerializer,
-    event_cache_keys,
     parse_error_events,
 )
 
@@ -120,12 +119,14 @@ _GENERATE_QUERY = GenerateExerciseQuery()
 
 
 class GenerateExerciseView(APIView):
-    def cache_keys(self, request) -> list[str]:
-        """The cache entries this read needs, fetched in the throttle's round trip (`request.cached`)."""
+    def counted(self, request, counter: buffer.Counter) -> int | None:
+        """Count the request in the same round trip as the learner's snapshot, kept for the read (`get`)."""
         try:
-            return ranking.cache_keys(UUID(request.query_params.get("user_id", "")))
+            user_id = UUID(request.query_params.get("user_id", ""))
         except ValueError:
-            return []  # the query is refused below, naming the parameter
+            return buffer.count(counter)  # the query is refused below, naming the parameter
+        request.snapshot = buffer.snapshot(user_id, counter)
+        return request.snapshot.count
 
     @extend_schema(
         parameters=[GenerateExerciseQuery],
@@ -140,20 +141,15 @@ class GenerateExerciseView(APIView):
         params = _GENERATE_QUERY.run_validation(request.query_params.dict())
         # The answer is built JSON-ready by ranking.recommend and documented by
         # GenerateExerciseResponse; serializing it again through DRF fields cost a third of the request.
-        return Response(ranking.recommend(**params, cached=getattr(request, "cached", None)))
+        return Response(ranking.recommend(**params, snapshot=getattr(request, "snapshot", None)))
 
 
 class ErrorEventsView(APIView):
     parser_classes = [FastJSONParser]
 
-    def cache_keys(self, request) -> list[str]:
-        """The learners this request names, looked up in the throttle's round trip (`request.cached`)."""
-        if not request.content_type.startswith("application/json"):
-            return []
-        try:
-            return event_cache_keys(request.body)
-        except (RequestDataTooBig, OSError):
-            return []  # the parser refuses it below
+    def counted(self, request, counter: buffer.Counter) -> None:
+        """Defer the count to the script that buffers the events (`request.throttle_counter`)."""
+        return None
 
     @extend_schema(
         request=ErrorEventSerializer(many=True),
@@ -165,8 +161,15 @@ class ErrorEventsView(APIView):
     )
     def post(self, request):
         """Accept one error event, or a list of up to 1,000, for real-time ranking (a single object works too)."""
-        events = parse_error_events(request.data, getattr(request, "cached", None))
-        ingest.accept_events(events)
+        try:
+            events = parse_error_events(request.data)
+        except (ValidationError, ParseError):
+            throttling.count_refused(request)  # a refused request counts too
+            raise
+        try:
+            ingest.accept_events(events, counter=getattr(request, "throttle_counter", None))
+        except buffer.OverLimit:
+            raise throttling.throttled(request) from None
         body = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
         return Response(ErrorEventsAccepted(body).data, status=status.HTTP_202_ACCEPTED)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tutor import curation, ingest
+from tutor import curation, ingest, learners
 from tutor.buffer import Event
 from tutor.ranking import Ranking, Scoring, recommend, top_errors
 
@@ -185,3 +185,12 @@ def test_the_offline_evaluation_shows_decay_finding_new_weaknesses_and_dropping_
     assert decay[2] < count[2]  # the fixed weakness
     assert min(count[0], decay[0]) >= 0.9  # the stable weakness, found by both
     assert not User.objects.filter(username__startswith="evaluation-").exists()  # all rolled back
+
+
+def test_a_new_level_changes_the_next_recommendation_at_once(user, tense_pool):
+    assert picked(user, exercises_per_error=4)[0] == ("A", False)  # now kept beside the learner's version
+
+    user.level = "B1"
+    learners.save_user(user)
+
+    assert picked(user, exercises_per_error=4) == [("B", False), ("C", False), ("D", False), ("A", False)]

@@ -77,7 +77,7 @@ def test_a_full_buffer_refuses_whole_requests_with_a_503_and_keeps_what_it_accep
     assert "event buffer is full" in refused.json()["error"]
     assert refused["Retry-After"]
     assert accepted
-    in_buffer = {str(e.event_id) for e in buffer.snapshot(user.pk, None).pending}
+    in_buffer = {str(e.event_id) for e in buffer.snapshot(user.pk).pending}
     assert in_buffer == accepted
     assert Error.objects.count() == 0
 
@@ -114,7 +114,7 @@ def test_with_postgresql_down_events_are_still_accepted_into_the_buffer(api, use
 
     assert response.status_code == 202
     assert Error.objects.count() == 0
-    assert {str(e.event_id) for e in buffer.snapshot(user.pk, None).pending} == set(response.json()["event_ids"])
+    assert {str(e.event_id) for e in buffer.snapshot(user.pk).pending} == set(response.json()["event_ids"])
     assert frequencies(api, user) == {"Adverb": 2}
 
 
@@ -127,3 +127,16 @@ def test_without_a_buffer_the_same_endpoint_writes_to_the_database(api, user, se
     assert response.status_code == 202
     assert str(Error.objects.get().event_id) == response.json()["event_ids"][0]
     assert frequencies(api, user) == {"Subject_Verb_Agreement": 1}
+
+
+@pytest.mark.django_db
+def test_with_the_buffer_full_rankings_still_answer_with_every_accepted_event(api, user, settings, private_redis):
+    server = private_redis("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+    settings.EVENT_BUFFER_URL = server.url
+    accepted = 0
+    while (response := api.post(EVENTS, [event(user)] * 1000, format="json")).status_code == 202:
+        accepted += 1000
+        assert accepted < 200_000, "the buffer never filled up"
+    assert response.status_code == 503
+
+    assert frequencies(api, user) == {"Tense": accepted}

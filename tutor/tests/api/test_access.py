@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.test import RequestFactory
 
+from tutor import buffer
 from tutor.tests.conftest import DEMO_USER_ID
 from tutor.views import server_failed
 
@@ -150,3 +151,30 @@ def test_an_accept_header_without_json_gets_406(api, user):
     assert response.json()["detail"] == (
         "Accept: 'application/xml' cannot be satisfied; this API serves application/json."
     )
+
+
+def _event(user):
+    return {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": 3}
+
+
+def test_events_over_the_rate_get_429_and_are_not_buffered(api, settings, user):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": "2/hour"}}
+
+    responses = [api.post("/api/error-events", _event(user), format="json") for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [202, 202, 429]
+    assert 0 < int(responses[2]["Retry-After"]) <= 3600
+    accepted = {i for r in responses[:2] for i in r.json()["event_ids"]}
+    assert {str(e.event_id) for e in buffer.snapshot(user.pk).pending} == accepted
+
+
+def test_refused_event_requests_count_toward_the_rate(api, settings, user):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": "2/hour"}}
+    bad = {**_event(user), "errorSubCategory": 99}
+
+    statuses = [api.post("/api/error-events", bad, format="json").status_code for _ in range(2)]
+    statuses.append(api.post("/api/error-events", b"{not json", content_type="application/json").status_code)
+    statuses.append(api.post("/api/error-events", _event(user), format="json").status_code)
+
+    assert statuses == [400, 400, 429, 429]
+    assert buffer.snapshot(user.pk).pending == []
