@@ -11,7 +11,8 @@ from rest_framework.authentication import TokenAuthentication
 CLIENT_FIELDS = ("id", "username", "is_staff", "is_superuser", "is_active")
 _LOCAL_LIMIT = 10_000
 # This process's own copy, in front of the shared cache: most requests need no round trip at all.
-_local: dict[str, tuple[float, dict]] = {}
+# It holds the client's unsaved User built from the cached fields; requests only read it.
+_local: dict[str, tuple[float, object]] = {}
 
 
 def _key(token: str) -> str:
@@ -29,14 +30,15 @@ class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         name = _key(key)
         now = time.monotonic()
-        expires, client = _local.get(name, (0.0, None))
+        expires, user = _local.get(name, (0.0, None))
         if expires <= now:
             client = cache.get(name)
             if client is None:
                 user, _ = super().authenticate_credentials(key)
                 client = {field: getattr(user, field) for field in CLIENT_FIELDS}
                 cache.set(name, client, timeout=settings.TOKEN_CACHE_SECONDS)
+            user = get_user_model()(**client)
             if len(_local) >= _LOCAL_LIMIT:
                 _local.clear()
-            _local[name] = (now + settings.TOKEN_CACHE_SECONDS, client)
-        return get_user_model()(**client), key
+            _local[name] = (now + settings.TOKEN_CACHE_SECONDS, user)
+        return user, key
