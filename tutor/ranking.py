@@ -3,6 +3,7 @@
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -91,25 +92,29 @@ class _Learner:
     label: list  # [epoch, version]
     rows: dict[str, list]  # window "days:detailed" -> [until (time.time()), rows with times in µs]
     profile: list | None  # [level or None, [[exercise id, last done in µs], ...]], once read
+    answer: list | None = None  # [query, until (time.time())] of the last recommendation rendered
+    body: bytes = b""  # that recommendation, rendered
     changed: bool = False
 
 
 def _learner(snap: buffer.Snapshot) -> _Learner:
     label = [snap.epoch, snap.version]
     if snap.state:
+        # The state's JSON, then the rendered answer as it is: a warm read parses only the first.
+        head, _, body = snap.state.partition(b"\0")
         try:
-            kept = orjson.loads(snap.state)
+            kept = orjson.loads(head)
         except orjson.JSONDecodeError:
             kept = None
         if kept and kept.get("label") == label:
-            return _Learner(label, kept["rows"], kept["profile"])
+            return _Learner(label, kept["rows"], kept["profile"], kept.get("answer"), body)
     return _Learner(label, {}, None)
 
 
 def _keep(user_id: UUID, known: _Learner | None) -> None:
     if known is not None and known.changed:
-        state = {"label": known.label, "rows": known.rows, "profile": known.profile}
-        buffer.keep_state(user_id, orjson.dumps(state), settings.RANKING_CACHE_SECONDS)
+        state = {"label": known.label, "rows": known.rows, "profile": known.profile, "answer": known.answer}
+        buffer.keep_state(user_id, orjson.dumps(state) + b"\0" + known.body, settings.RANKING_CACHE_SECONDS)
 
 
 def _profile(user_id: UUID, known: _Learner) -> tuple[str | None, dict[UUID, datetime]]:
@@ -324,29 +329,58 @@ def select_exercises(
     return picked + [{**e, "repeat": True} for e in cooling[: limit - len(picked)]]
 
 
-def recommend(
-    *,
+def recommend(*, user_id: UUID, snapshot: buffer.Snapshot | None = None, **params) -> dict:
+    """Return the user's top error pairs over the window, each with exercises that train it.
+
+    `params` are those of `_recommend`; `snapshot` may be the buffer's snapshot of the user,
+    already read (with the throttle's count).
+    """
+    snap = _snapshot(user_id, snapshot)
+    known = _learner(snap) if snap else None
+    answer = _recommend(user_id, snap, known, **params)
+    _keep(user_id, known)
+    return answer
+
+
+def recommend_rendered(
+    *, user_id: UUID, render: Callable[[dict], bytes], snapshot: buffer.Snapshot | None = None, **params
+) -> bytes:
+    """Return `recommend`'s answer rendered, reusing the one kept with the learner while it holds.
+
+    The kept answer holds while the learner's version, the bank's version and the query are the
+    same, no event is pending, and the rows it was made from are fresh (RANKING_CACHE_SECONDS).
+    """
+    snap = _snapshot(user_id, snapshot)
+    known = _learner(snap) if snap else None
+    query = None if snap is None or snap.pending else orjson.dumps([snap.bank_version, params]).decode()
+    held = known.answer if known is not None and query is not None else None
+    if held and held[0] == query and held[1] > time.time():
+        return known.body
+    body = render(_recommend(user_id, snap, known, **params))
+    if known is not None and query is not None:
+        window_until = min(until for until, _ in known.rows.values())
+        known.answer, known.body, known.changed = [query, window_until], body, True
+    _keep(user_id, known)
+    return body
+
+
+def _recommend(
     user_id: UUID,
+    snap: buffer.Snapshot | None,
+    known: _Learner | None,
+    *,
     last_n_days: int | None = None,
     top_n_errors: int | None = None,
     exercises_per_error: int = 3,
     ranking: str = Ranking.COUNT,
     half_life_days: int = 7,
     cooldown_days: int = 7,
-    snapshot: buffer.Snapshot | None = None,
 ) -> dict:
-    """Return the user's top error pairs over the window, each with exercises that train it.
-
-    `snapshot` may be the buffer's snapshot of the user, already read (with the throttle's count).
-    """
-    snap = _snapshot(user_id, snapshot)
     # Without a buffer nothing is kept between requests: the learner is read from the cache and PostgreSQL.
-    known = _learner(snap) if snap else None
     bank = exercise_bank(snap.bank_version if snap else None)
     level, done = _profile(user_id, known or _Learner([], {}, None))
     scoring = Scoring(Ranking(ranking), half_life_days)
     stats = _ranked(user_id, last_n_days, top_n_errors, scoring, snap, known)
-    _keep(user_id, known)
     cooldown_since = timezone.now() - timedelta(days=cooldown_days)
     return {
         "user_id": user_id,

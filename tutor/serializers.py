@@ -123,6 +123,46 @@ class GenerateExerciseQuery(serializers.Serializer):
     )
 
 
+# One instance for all requests: building a serializer's fields costs more than validating with them.
+GENERATE_QUERY = GenerateExerciseQuery()
+_QUERY_INTS = {
+    name: (field.min_value, field.max_value)
+    for name, field in GENERATE_QUERY.fields.items()
+    if isinstance(field, BoundedIntegerField)
+}
+_QUERY_DEFAULTS = {
+    name: field.default for name, field in GENERATE_QUERY.fields.items() if field.default is not serializers.empty
+}
+
+
+def plain_query(params: dict) -> dict | None:
+    """Validate a plainly written generate-exercise query without the serializer machinery, or return None.
+
+    Accepts only what GenerateExerciseQuery accepts, with the same result (a test compares the
+    two): numbers written with digits only, a known ranking, a UUID. Anything else returns None
+    and goes through the serializer, which then names what is wrong.
+    """
+    valid = dict(_QUERY_DEFAULTS)
+    for name, value in params.items():
+        if name in _QUERY_INTS:
+            if not (value.isascii() and value.isdigit() and len(value) <= 6):
+                return None
+            low, high = _QUERY_INTS[name]
+            if not low <= int(value) <= high:
+                return None
+            valid[name] = int(value)
+        elif name == "ranking" and value in ("count", "decay"):
+            valid[name] = value
+        elif name == "user_id":
+            try:
+                valid[name] = uuid.UUID(value)
+            except ValueError:
+                return None
+        else:
+            return None
+    return valid if "user_id" in valid else None
+
+
 class RecommendedExerciseSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()

@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,10 +12,11 @@ from rest_framework.views import APIView
 
 from tutor import buffer, curation, health, ingest, learners, ranking, throttling
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
-from tutor.json_codec import FastJSONParser
+from tutor.json_codec import FastJSONParser, FastJSONRenderer
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.permissions import CreateOrStaff, ReadOrStaff
 from tutor.serializers import (
+    GENERATE_QUERY,
     ErrorEventsAccepted,
     ErrorEventSerializer,
     ErrorSerializer,
@@ -25,6 +26,7 @@ from tutor.serializers import (
     GenerateExerciseResponse,
     UserSerializer,
     parse_error_events,
+    plain_query,
 )
 
 
@@ -114,10 +116,6 @@ class ExerciseViewSet(WritesThroughService, viewsets.ModelViewSet):
     delete_with = staticmethod(curation.delete_exercise)
 
 
-# One instance for all requests: building a serializer's fields costs more than validating with them.
-_GENERATE_QUERY = GenerateExerciseQuery()
-
-
 class GenerateExerciseView(APIView):
     def counted(self, request, counter: buffer.Counter) -> int | None:
         """Count the request in the same round trip as the learner's snapshot, kept for the read (`get`)."""
@@ -138,10 +136,15 @@ class GenerateExerciseView(APIView):
     )
     def get(self, request):
         """Rank the learner's most frequent error pairs over the window and recommend exercises for each."""
-        params = _GENERATE_QUERY.run_validation(request.query_params.dict())
+        query = request.query_params.dict()
+        params = plain_query(query) or GENERATE_QUERY.run_validation(query)
         # The answer is built JSON-ready by ranking.recommend and documented by
         # GenerateExerciseResponse; serializing it again through DRF fields cost a third of the request.
-        return Response(ranking.recommend(**params, snapshot=getattr(request, "snapshot", None)))
+        snapshot = getattr(request, "snapshot", None)
+        if isinstance(request.accepted_renderer, FastJSONRenderer):
+            body = ranking.recommend_rendered(**params, snapshot=snapshot, render=request.accepted_renderer.render)
+            return HttpResponse(body, content_type=request.accepted_renderer.media_type)
+        return Response(ranking.recommend(**params, snapshot=snapshot))  # another renderer (DEBUG's browsable API)
 
 
 class ErrorEventsView(APIView):

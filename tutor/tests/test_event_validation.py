@@ -1,4 +1,4 @@
-"""The quick path for plain events accepts nothing the serializer refuses, and gives the same result."""
+"""The quick paths for plain events and queries accept nothing the serializers refuse, with the same results."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tutor.serializers import ErrorEventSerializer, plain_event
+from tutor.serializers import ErrorEventSerializer, GenerateExerciseQuery, plain_event, plain_query
 from tutor.taxonomy import CATEGORY_OF
 
 KNOWN = "dcc44822-4b8d-43cf-be83-fb510ea07bae"
@@ -66,4 +66,50 @@ def test_the_quick_path_takes_a_plain_event():
         "user_id": uuid.UUID(KNOWN),
         "errorCategory": 3,
         "errorSubCategory": 9,
+    }
+
+
+query_values = st.one_of(
+    st.integers(min_value=-2, max_value=400).map(str),
+    st.sampled_from(["", "0", "007", "+3", " 3", "3 ", "3.0", "1e2", "٣", "²", "9" * 7, "count", "decay", "Count"]),
+    st.sampled_from([KNOWN, KNOWN.upper(), KNOWN.replace("-", ""), "{" + KNOWN + "}", "urn:uuid:" + KNOWN]),
+    st.text(max_size=8),
+)
+query_names = st.sampled_from(
+    [
+        "user_id",
+        "top_n_errors",
+        "last_n_days",
+        "exercises_per_error",
+        "ranking",
+        "half_life_days",
+        "cooldown_days",
+        "other",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.dictionaries(query_names, query_values))
+@example({"user_id": KNOWN, "top_n_errors": "3", "last_n_days": "7"})
+@example({"user_id": KNOWN, "ranking": "decay", "half_life_days": "90", "cooldown_days": "0"})
+@example({"user_id": KNOWN, "top_n_errors": "٣"})
+def test_the_quick_query_path_agrees_with_the_serializer(params):
+    quick = plain_query(params)
+    if quick is None:
+        return
+    serializer = GenerateExerciseQuery(data=params)
+    assert serializer.is_valid(), (params, serializer.errors)
+    assert dict(serializer.validated_data) == quick
+
+
+def test_the_quick_query_path_takes_the_usual_query():
+    assert plain_query({"user_id": KNOWN, "top_n_errors": "3", "last_n_days": "7"}) == {
+        "user_id": uuid.UUID(KNOWN),
+        "top_n_errors": 3,
+        "last_n_days": 7,
+        "exercises_per_error": 3,
+        "ranking": "count",
+        "half_life_days": 7,
+        "cooldown_days": 7,
     }

@@ -1,5 +1,6 @@
 """Decay ranking, exercise rotation (cooldown, repeats), level preference and determinism."""
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -194,3 +195,16 @@ def test_a_new_level_changes_the_next_recommendation_at_once(user, tense_pool):
     learners.save_user(user)
 
     assert picked(user, exercises_per_error=4) == [("B", False), ("C", False), ("D", False), ("A", False)]
+
+
+def test_a_kept_answer_serves_only_while_its_rows_are_fresh(api, user, make_error, settings):
+    settings.RANKING_CACHE_SECONDS = 1
+    make_error(user=user, errorSubCategory=3)
+    first = api.get(URL, {"user_id": user.pk})
+    assert first.json()["top_errors"][0]["errorFrequency"] == 1
+
+    make_error(user=user, errorSubCategory=3)  # written behind the service's back: no version bump
+    assert api.get(URL, {"user_id": user.pk}).content == first.content  # the kept answer
+
+    time.sleep(1.1)
+    assert api.get(URL, {"user_id": user.pk}).json()["top_errors"][0]["errorFrequency"] == 2
