@@ -239,6 +239,9 @@ local function count(key, seconds)
 end
 """
 
+# The events travel once, as the stream entry's JSON; the script adds each to its user's pending
+# set from there (the pending keys are declared in KEYS too). Times go to ZADD as integers written
+# out in full: Lua would print a float with 14 digits and lose the microseconds.
 _PUSH = (
     _COUNT
     + """
@@ -248,11 +251,8 @@ if limit >= 0 then
   if n > limit then return n end
 end
 redis.call('XADD', KEYS[1], '*', 'events', ARGV[3])
-local at = 4
-for i = 3, #KEYS do
-  local size = tonumber(ARGV[at])
-  redis.call('ZADD', KEYS[i], unpack(ARGV, at + 1, at + 2 * size))
-  at = at + 1 + 2 * size
+for _, e in ipairs(cjson.decode(ARGV[3])) do
+  redis.call('ZADD', ARGV[4] .. e[2], string.format('%d', e[5]), e[1] .. ':' .. string.format('%d', e[4]))
 end
 return 0
 """
@@ -292,14 +292,9 @@ def push(events: list[Event], counter: Counter | None = None) -> None:
     With a counter, the request is counted first, and nothing is written if that passes the
     counter's limit (OverLimit).
     """
-    by_user = defaultdict(list)
     buffered = [event.buffered() for event in events]
-    for event in buffered:
-        by_user[event.user_id] += (event.micros, event.member)
-    keys = [STREAM, counter.key if counter else STREAM] + [_pending_key(u) for u in by_user]
-    args = [counter.limit if counter else -1, counter.seconds if counter else 0, _encode(buffered)]
-    for members in by_user.values():
-        args += [len(members) // 2, *members]
+    keys = [STREAM, counter.key if counter else STREAM, *{_pending_key(e.user_id) for e in buffered}]
+    args = [counter.limit if counter else -1, counter.seconds if counter else 0, _encode(buffered), _pending_key("")]
     counted = _run(_PUSH, keys, args)
     if counted:
         raise OverLimit(counted)
@@ -351,8 +346,12 @@ def _start_epoch() -> tuple[bytes, bytes]:
     pipe.set(EPOCH_KEY, uuid.uuid4().hex, nx=True)
     pipe.set(BANK_VERSION, uuid.uuid4().hex, nx=True)
     pipe.mget(EPOCH_KEY, BANK_VERSION)
-    with _translated_errors():
-        *_, (epoch, bank_version) = pipe.execute()
+    try:
+        with _translated_errors():
+            *_, (epoch, bank_version) = pipe.execute()
+    except BufferFull:
+        # Full before it ever had them: one-off ids, which match nothing kept, so nothing stale is used.
+        return uuid.uuid4().hex.encode(), uuid.uuid4().hex.encode()
     return epoch, bank_version
 
 
