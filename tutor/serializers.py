@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from tutor import buffer, learners
-from tutor.buffer import Event
+from tutor.buffer import Event, new_event_ids
 from tutor.exercise_content import content_errors
 from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField, in_utc
 from tutor.models import Error, Exercise, ExerciseAttempt, User
@@ -277,13 +277,14 @@ def parse_error_events(data) -> list[Event]:
     if errors:
         raise serializers.ValidationError({"events": {str(i): e for i, e in errors.items()}} if many else errors[0])
     now = timezone.now()
+    new_ids = iter(new_event_ids(sum("event_id" not in item for item in valid)))
     return [
         Event(
-            event_id=item.get("event_id") or uuid.uuid4(),
-            user_id=item["user_id"],
-            category=item["errorCategory"],
-            subcategory=item["errorSubCategory"],
-            timestamp=item.get("timestamp_utc") or now,
+            item["event_id"] if "event_id" in item else next(new_ids),
+            item["user_id"],
+            item["errorCategory"],
+            item["errorSubCategory"],
+            item.get("timestamp_utc") or now,
         )
         for item in valid
     ]
