@@ -159,7 +159,7 @@ def _ranked(
     if until > time.time() and not (pending_ids and _already_stored(pending_ids)):
         stored = set()
     else:
-        rows, stored = _stored_rows_and_ids(user_id, since, pending_ids, detailed)
+        rows, stored = _stored_rows_and_ids(user_id, since, pending_ids, detailed, known)
         known.rows[window] = [time.time() + settings.RANKING_CACHE_SECONDS, rows]
         known.changed = True
     pending = [p for p in in_window if p.event_id not in stored]
@@ -181,29 +181,45 @@ def _already_stored(event_ids: list[UUID]) -> bool:
     return Error.objects.filter(event_id__in=event_ids).exists()
 
 
-def _stored_rows_and_ids(user_id: UUID, since: datetime | None, event_ids: list[UUID], detailed: bool):
-    """Return the user's rows (per pair, or per error; times in µs) and which of `event_ids` are stored, at once."""
+def _stored_rows_and_ids(
+    user_id: UUID, since: datetime | None, event_ids: list[UUID], detailed: bool, known: _Learner | None = None
+) -> tuple[list[tuple], set[UUID]]:
+    """Return the user's rows (per pair, or per error; times in µs) and which of `event_ids` are stored.
+
+    One statement, so one snapshot of the database. Given a learner without a profile, the same
+    statement reads the level and the attempts too (a cold request makes one query), and fills it in.
+    """
     window = "" if since is None else "AND timestamp_utc >= %(since)s"
-    rows_sql = (
-        f'SELECT "errorSubCategory", timestamp_utc, NULL::bigint, NULL::uuid FROM tutor_error '
+    parts = [
+        f'SELECT 2, "errorSubCategory", timestamp_utc, NULL::bigint, NULL::uuid, NULL FROM tutor_error '
         f"WHERE user_id = %(user_id)s {window}"
         if detailed
-        else f'SELECT "errorSubCategory", max(timestamp_utc), count(*), NULL::uuid FROM tutor_error '
-        f'WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"'
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{rows_sql} UNION ALL "
-            "SELECT NULL, NULL, NULL, event_id FROM tutor_error WHERE event_id = ANY(%(event_ids)s::uuid[])",
-            {"user_id": user_id, "since": since, "event_ids": event_ids},
-        )
-        result = cursor.fetchall()
-    rows = [
-        (sub, buffer.to_micros(moment)) if detailed else (sub, n, buffer.to_micros(moment))
-        for sub, moment, n, _ in result
-        if sub is not None
+        else f'SELECT 2, "errorSubCategory", max(timestamp_utc), count(*), NULL::uuid, NULL FROM tutor_error '
+        f'WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"',
+        "SELECT 3, NULL, NULL, NULL, event_id, NULL FROM tutor_error WHERE event_id = ANY(%(event_ids)s::uuid[])",
     ]
-    return rows, {event_id for sub, _, _, event_id in result if sub is None}
+    if known is not None and known.profile is None:
+        parts += [
+            "SELECT 0, NULL, NULL, NULL, NULL, level FROM tutor_user WHERE id = %(user_id)s",
+            "SELECT 1, NULL, max(completed_at), NULL, exercise_id, NULL FROM tutor_exerciseattempt "
+            "WHERE user_id = %(user_id)s GROUP BY exercise_id",
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), {"user_id": user_id, "since": since, "event_ids": event_ids})
+        result = cursor.fetchall()
+    rows, stored, found, done = [], set(), None, []
+    for kind, sub, moment, n, some_id, level in result:
+        if kind == 2:
+            rows.append((sub, buffer.to_micros(moment)) if detailed else (sub, n, buffer.to_micros(moment)))
+        elif kind == 3:
+            stored.add(some_id)
+        elif kind == 0:
+            found = [level]
+        else:
+            done.append([str(some_id), buffer.to_micros(moment)])
+    if found is not None:  # else an unknown learner: the profile's own lookup says so
+        known.profile = [*found, done]
+    return rows, stored
 
 
 def _score(
@@ -378,9 +394,9 @@ def _recommend(
 ) -> dict:
     # Without a buffer nothing is kept between requests: the learner is read from the cache and PostgreSQL.
     bank = exercise_bank(snap.bank_version if snap else None)
-    level, done = _profile(user_id, known or _Learner([], {}, None))
     scoring = Scoring(Ranking(ranking), half_life_days)
-    stats = _ranked(user_id, last_n_days, top_n_errors, scoring, snap, known)
+    stats = _ranked(user_id, last_n_days, top_n_errors, scoring, snap, known)  # fills a cold profile in
+    level, done = _profile(user_id, known or _Learner([], {}, None))
     cooldown_since = timezone.now() - timedelta(days=cooldown_days)
     return {
         "user_id": user_id,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tutor import curation, ingest, learners
+from tutor import buffer, curation, ingest, learners, ranking
 from tutor.buffer import Event
 from tutor.ranking import Ranking, Scoring, recommend, top_errors
 
@@ -208,3 +208,13 @@ def test_a_kept_answer_serves_only_while_its_rows_are_fresh(api, user, make_erro
 
     time.sleep(1.1)
     assert api.get(URL, {"user_id": user.pk}).json()["top_errors"][0]["errorFrequency"] == 2
+
+
+def test_a_cold_recommendation_reads_the_database_once(user, tense_pool, django_assert_num_queries):
+    ranking.exercise_bank(buffer.snapshot(user.pk).bank_version)  # the bank is loaded once per process
+
+    with django_assert_num_queries(1):  # level, attempts and counts in one statement
+        first = recommend(user_id=user.pk, last_n_days=7)
+    with django_assert_num_queries(0):  # then kept beside the learner's version
+        assert recommend(user_id=user.pk, last_n_days=7) == first
+    assert [e["title"] for e in first["top_errors"][0]["exercises"]] == ["A", "C", "B"]
