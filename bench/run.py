@@ -322,7 +322,9 @@ def main() -> None:
     users_file = str(WORK / "users.txt")
     import redis
 
-    cache = redis.Redis.from_url(env["REDIS_URL"])
+    # Cold means nothing kept: neither the cache nor what the buffer keeps beside each learner's
+    # version (no event is buffered yet at that point of the run).
+    kept = [redis.Redis.from_url(env["REDIS_URL"]), redis.Redis.from_url(env["EVENT_BUFFER_URL"])]
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -342,9 +344,15 @@ def main() -> None:
         print("Measuring the floor...", flush=True)
         results["floor"] = wrk(args, floor_url, "floor.lua")
         print("Measuring generate-exercise, cold...", flush=True)
-        cache.flushdb()
+        for store in kept:
+            store.flushdb()
         # Short, so that each request asks for a learner not asked for before (the script stops at the end).
         results["generate_cold"] = wrk(args, app_url, "generate_cold.lua", duration=3, **api)
+        print("Measuring generate-exercise, cold, one connection (the latency of one cold request)...", flush=True)
+        for store in kept:
+            store.flushdb()
+        one = argparse.Namespace(**{**vars(args), "connections": 1, "threads": 1})
+        results["generate_cold_1"] = wrk(one, app_url, "generate_cold.lua", duration=3, **api)
         print("Measuring generate-exercise, warm (after asking once for every learner)...", flush=True)
         wrk(args, app_url, "generate_cold.lua", duration=max(5, args.users // 150), **api)
         results["generate_warm"] = wrk(args, app_url, "generate_warm.lua", **api)
@@ -380,6 +388,7 @@ def print_table(r: dict) -> None:
     for key, label in [
         ("generate_warm", "generate-exercise, warm"),
         ("generate_cold", "generate-exercise, cold"),
+        ("generate_cold_1", "generate-exercise, cold, 1 conn."),
         ("events_single", "POST error-events, 1 event"),
         ("events_batch_100", "POST error-events, 100 events"),
     ]:
