@@ -92,7 +92,7 @@ else:
 CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
 # How long a user's error counts from PostgreSQL stay cached (flushes invalidate them at once;
 # this only bounds how late an error leaves the trailing edge of a last_n_days window).
-RANKING_CACHE_SECONDS = env.int("RANKING_CACHE_SECONDS", default=60)
+RANKING_CACHE_SECONDS = env.int("RANKING_CACHE_SECONDS", default=300)
 
 # The real-time buffer of error events; it needs PostgreSQL as the database it flushes into.
 _on_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

@@ -61,6 +61,14 @@ def _levels(wanted: set[UUID]) -> dict[UUID, str]:
     return found
 
 
+def found(user_id: UUID, level: str | None) -> None:
+    """Remember a learner just read from PostgreSQL, for the next existence checks (here and in the cache)."""
+    cache.set(cache_key(user_id), level or NO_LEVEL, timeout=KNOWN_TIMEOUT)
+    if len(_seen) >= _SEEN_LIMIT:
+        _seen.clear()
+    _seen[user_id] = time.monotonic() + SEEN_SECONDS
+
+
 def exists(user_id: UUID) -> bool:
     """Say whether `user_id` names a learner."""
     return user_id in existing([user_id])

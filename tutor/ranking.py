@@ -219,6 +219,7 @@ def _stored_rows_and_ids(
             done.append([str(some_id), buffer.to_micros(moment)])
     if found is not None:  # else an unknown learner: the profile's own lookup says so
         known.profile = [*found, done]
+        learners.found(user_id, found[0])  # their events will be checked against it
     return rows, stored
 
 
