@@ -5,7 +5,8 @@ request can take. An accepted event is written here in one round trip and answer
 once; a Celery flush moves events to PostgreSQL (the source of truth) in batches.
 
 What it guarantees:
-- An event is accepted only if every command of its request was applied (MULTI/EXEC): a full
+- An event is accepted only if every command of its request was applied (one script: Redis
+  refuses a full buffer's first write, and a script that has written runs to its end): a full
   buffer (noeviction) or a dead Redis refuses the whole request, never part of it.
 - An entry leaves the stream only after PostgreSQL has committed it (`ack` runs after the
   commit), so a crash at any point loses nothing; a repeated batch inserts nothing twice
