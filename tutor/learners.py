@@ -61,9 +61,11 @@ def _levels(wanted: set[UUID]) -> dict[UUID, str]:
     return found
 
 
-def found(user_id: UUID, level: str | None) -> None:
-    """Remember a learner just read from PostgreSQL, for the next existence checks (here and in the cache)."""
-    cache.set(cache_key(user_id), level or NO_LEVEL, timeout=KNOWN_TIMEOUT)
+def found(user_id: UUID) -> None:
+    """Remember in this process a learner just read from PostgreSQL, for the next existence checks.
+
+    Not in the shared cache: a deletion committing meanwhile would be undone there for a day.
+    """
     if len(_seen) >= _SEEN_LIMIT:
         _seen.clear()
     _seen[user_id] = time.monotonic() + SEEN_SECONDS

@@ -10,6 +10,7 @@ from enum import StrEnum
 from uuid import UUID, uuid4
 
 import orjson
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -91,7 +92,7 @@ class _Learner:
 
     label: list  # [epoch, version]
     rows: dict[str, list]  # window "days:detailed" -> [until (time.time()), rows with times in µs]
-    profile: list | None  # [level or None, [[exercise id, last done in µs], ...]], once read
+    profile: list | None  # [until (time.time()), level or None, [[exercise id, last done in µs], ...]]
     answer: list | None = None  # [query, until (time.time())] of the last recommendation rendered
     body: bytes = b""  # that recommendation, rendered
     changed: bool = False
@@ -107,7 +108,12 @@ def _learner(snap: buffer.Snapshot) -> _Learner:
         except orjson.JSONDecodeError:
             kept = None
         if kept and kept.get("label") == label:
-            return _Learner(label, kept["rows"], kept["profile"], kept.get("answer"), body)
+            # Each part holds until its own time: saving the state again never makes a part live longer.
+            now = time.time()
+            rows = {window: part for window, part in kept["rows"].items() if part[0] > now}
+            profile = kept["profile"] if kept["profile"] and kept["profile"][0] > now else None
+            answer = kept.get("answer") if kept.get("answer") and kept["answer"][1] > now else None
+            return _Learner(label, rows, profile, answer, body if answer else b"")
     return _Learner(label, {}, None)
 
 
@@ -124,11 +130,16 @@ def _profile(user_id: UUID, known: _Learner) -> tuple[str | None, dict[UUID, dat
         cached = cache.get_many(keys)
         done = _last_done(user_id, cached.get(keys[1]))
         level = learners.level(user_id, cached.get(keys[0]))
-        known.profile = [level, [[str(e), buffer.to_micros(moment)] for e, moment in done.items()]]
+        known.profile = [_until(), level, [[str(e), buffer.to_micros(moment)] for e, moment in done.items()]]
         known.changed = True
         return level, done
-    level, done = known.profile
+    _, level, done = known.profile
     return level, {UUID(e): buffer.from_micros(micros) for e, micros in done}
+
+
+def _until() -> float:
+    """Until when a part of the learner's state computed now may be used (the window's trailing edge moves)."""
+    return time.time() + settings.RANKING_CACHE_SECONDS
 
 
 def _ranked(
@@ -160,7 +171,7 @@ def _ranked(
         stored = set()
     else:
         rows, stored = _stored_rows_and_ids(user_id, since, pending_ids, detailed, known)
-        known.rows[window] = [time.time() + settings.RANKING_CACHE_SECONDS, rows]
+        known.rows[window] = [_until(), rows]
         known.changed = True
     pending = [p for p in in_window if p.event_id not in stored]
     return rank(_score(rows, pending, scoring, now, detailed))[:limit]
@@ -218,8 +229,8 @@ def _stored_rows_and_ids(
         else:
             done.append([str(some_id), buffer.to_micros(moment)])
     if found is not None:  # else an unknown learner: the profile's own lookup says so
-        known.profile = [*found, done]
-        learners.found(user_id, found[0])  # their events will be checked against it
+        known.profile = [_until(), *found, done]
+        learners.found(user_id)  # their events will be checked against it
     return rows, stored
 
 
@@ -284,7 +295,7 @@ def exercise_bank_changed() -> None:
     if buffer.enabled():
         try:
             buffer.bank_changed()
-        except (buffer.BufferUnavailable, buffer.BufferFull) as exc:
+        except (buffer.BufferUnavailable, buffer.BufferFull, redis.RedisError) as exc:
             logger.error(
                 "Exercise bank changed but its version could not be replaced; processes reload it "
                 "within CACHE_TIMEOUT: %s",
@@ -369,14 +380,19 @@ def recommend_rendered(
     """
     snap = _snapshot(user_id, snapshot)
     known = _learner(snap) if snap else None
-    query = None if snap is None or snap.pending else orjson.dumps([snap.bank_version, params]).decode()
+    query = (
+        None
+        if snap is None or snap.pending
+        else orjson.dumps([snap.bank_version, params], option=orjson.OPT_SORT_KEYS).decode()
+    )
     held = known.answer if known is not None and query is not None else None
     if held and held[0] == query and held[1] > time.time():
         return known.body
     body = render(_recommend(user_id, snap, known, **params))
     if known is not None and query is not None:
-        window_until = min(until for until, _ in known.rows.values())
-        known.answer, known.body, known.changed = [query, window_until], body, True
+        # It holds no longer than the parts it was made from (expired parts were dropped on reading).
+        until = min([known.profile[0], *(until for until, _ in known.rows.values())])
+        known.answer, known.body, known.changed = [query, until], body, True
     _keep(user_id, known)
     return body
 

@@ -5,7 +5,6 @@ from django.utils import timezone
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -150,9 +149,9 @@ class GenerateExerciseView(APIView):
 class ErrorEventsView(APIView):
     parser_classes = [FastJSONParser]
 
-    def counted(self, request, counter: buffer.Counter) -> None:
-        """Defer the count to the script that buffers the events (`request.throttle_counter`)."""
-        return None
+    def counted(self, request, counter: buffer.Counter) -> int | None:
+        """Defer a POST's count to the script that buffers its events (`request.throttle_counter`)."""
+        return None if request.method == "POST" else buffer.count(counter)
 
     @extend_schema(
         request=ErrorEventSerializer(many=True),
@@ -166,8 +165,8 @@ class ErrorEventsView(APIView):
         """Accept one error event, or a list of up to 1,000, for real-time ranking (a single object works too)."""
         try:
             events = parse_error_events(request.data)
-        except (ValidationError, ParseError):
-            throttling.count_refused(request)  # a refused request counts too
+        except Exception:
+            throttling.count_refused(request)  # a refused request (400, 415, ...) counts too
             raise
         try:
             ingest.accept_events(events, counter=getattr(request, "throttle_counter", None))

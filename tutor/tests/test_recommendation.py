@@ -5,10 +5,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from tutor import buffer, curation, ingest, learners, ranking
 from tutor.buffer import Event
+from tutor.models import ExerciseAttempt
 from tutor.ranking import Ranking, Scoring, recommend, top_errors
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +220,16 @@ def test_a_cold_recommendation_reads_the_database_once(user, tense_pool, django_
     with django_assert_num_queries(0):  # then kept beside the learner's version
         assert recommend(user_id=user.pk, last_n_days=7) == first
     assert [e["title"] for e in first["top_errors"][0]["exercises"]] == ["A", "C", "B"]
+
+
+def test_what_was_kept_of_a_learner_expires_even_when_saved_again(api, user, tense_pool, settings):
+    settings.RANKING_CACHE_SECONDS = 2
+    assert picked(user, exercises_per_error=1) == [("A", False)]
+    # Written behind the service's back: no version bump tells readers.
+    ExerciseAttempt.objects.create(user=user, exercise=tense_pool["A"], completed_at=days_ago(1))
+    cache.clear()  # the attempts' own cache entry too
+    time.sleep(1.2)
+    recommend(user_id=user.pk, last_n_days=7)  # another window: the state is saved again, with the old profile
+
+    time.sleep(1.0)  # the profile is now older than RANKING_CACHE_SECONDS, the saved state is not
+    assert picked(user, exercises_per_error=1) == [("B", False)]

@@ -172,9 +172,13 @@ def test_refused_event_requests_count_toward_the_rate(api, settings, user):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": "2/hour"}}
     bad = {**_event(user), "errorSubCategory": 99}
 
-    statuses = [api.post("/api/error-events", bad, format="json").status_code for _ in range(2)]
-    statuses.append(api.post("/api/error-events", b"{not json", content_type="application/json").status_code)
-    statuses.append(api.post("/api/error-events", _event(user), format="json").status_code)
+    statuses = [
+        api.post("/api/error-events", bad, format="json").status_code,
+        api.post("/api/error-events", "user_id=x", content_type="text/plain").status_code,
+        api.post("/api/error-events", b"{not json", content_type="application/json").status_code,
+        api.get("/api/error-events").status_code,
+        api.post("/api/error-events", _event(user), format="json").status_code,
+    ]
 
-    assert statuses == [400, 400, 429, 429]
+    assert statuses == [400, 415, 429, 429, 429]
     assert buffer.snapshot(user.pk).pending == []
