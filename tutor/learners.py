@@ -25,6 +25,7 @@ def cache_key(user_id: UUID) -> str:
 # process is taken for existing up to SEEN_SECONDS; the flush sends such events to the dead letters.
 _seen: dict[UUID, float] = {}
 SEEN_SECONDS = 60
+FOUND_SECONDS = 300
 _SEEN_LIMIT = 100_000
 
 
@@ -61,11 +62,14 @@ def _levels(wanted: set[UUID]) -> dict[UUID, str]:
     return found
 
 
-def found(user_id: UUID) -> None:
-    """Remember in this process a learner just read from PostgreSQL, for the next existence checks.
+def found(user_id: UUID, level: str | None) -> None:
+    """Remember a learner just read from PostgreSQL, for the next existence checks (here and in the cache).
 
-    Not in the shared cache: a deletion committing meanwhile would be undone there for a day.
+    For FOUND_SECONDS only: a deletion committing between the read and this write would be undone in
+    the cache for that long (events then accepted for the deleted learner go to the dead letters).
+    Rankings never take existence from here: they read the learner from PostgreSQL.
     """
+    cache.set(cache_key(user_id), level or NO_LEVEL, timeout=FOUND_SECONDS)
     if len(_seen) >= _SEEN_LIMIT:
         _seen.clear()
     _seen[user_id] = time.monotonic() + SEEN_SECONDS

@@ -18,6 +18,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from tutor import buffer, learners
+from tutor.exceptions import UserNotFound
 from tutor.models import Error, Exercise, ExerciseAttempt
 from tutor.taxonomy import CATEGORY_OF, LEVEL_RANK, ErrorCategory, ErrorSubCategory
 
@@ -167,7 +168,10 @@ def _ranked(
     # (atomically with removing its events from pending) after committing. So rows of the
     # snapshot's version hold every row flushed before the snapshot, and any row of a flush
     # still in progress is one of our pending events, which the check below finds.
-    if until > time.time() and not (pending_ids and _already_stored(pending_ids)):
+    # Without a profile the rows are read again with it, so that level, attempts and counts all come
+    # from PostgreSQL in one statement.
+    fresh = until > time.time() and known.profile is not None
+    if fresh and not (pending_ids and _already_stored(pending_ids)):
         stored = set()
     else:
         rows, stored = _stored_rows_and_ids(user_id, since, pending_ids, detailed, known)
@@ -228,9 +232,11 @@ def _stored_rows_and_ids(
             found = [level]
         else:
             done.append([str(some_id), buffer.to_micros(moment)])
-    if found is not None:  # else an unknown learner: the profile's own lookup says so
+    if known is not None and known.profile is None:
+        if found is None:
+            raise UserNotFound(user_id)  # PostgreSQL, the source of truth, just said so
         known.profile = [_until(), *found, done]
-        learners.found(user_id)  # their events will be checked against it
+        learners.found(user_id, found[0])  # their events will be checked against it
     return rows, stored
 
 
