@@ -237,10 +237,11 @@ def test_what_was_kept_of_a_learner_expires_even_when_saved_again(api, user, ten
 
 def test_a_deleted_learner_is_a_404_at_once_though_their_state_was_kept(api, user, make_error):
     make_error(user=user)
-    assert api.get(URL, {"user_id": user.pk}).status_code == 200
+    user_id = user.pk
+    assert api.get(URL, {"user_id": user_id}).status_code == 200
 
     learners.delete_user(user)
 
-    response = api.get(URL, {"user_id": user.pk})
+    response = api.get(URL, {"user_id": user_id})
     assert response.status_code == 404
     assert response.json() == {"error": "User not found"}
