@@ -25,7 +25,7 @@ Keys:
                               the epoch and version it holds under; expires after RANKING_CACHE_SECONDS
 - tutor:epoch                 random id of this buffer's lifetime: state cached under versions of an
                               earlier lifetime (before a reset of this Redis) is never taken as current
-- tutor:throttle:<client>:<n> the API throttle's request counter of window n
+- tutor:throttle:<client>:<n> the API throttle's request counter of window n (Counter)
 - tutor:events:dead           stream of events that could not be stored, with the reason
 - tutor:flush:lock            saves duplicate work between flushers; correctness never needs it
 """
@@ -90,9 +90,13 @@ class OverLimit(Exception):
 class Counter:
     """The throttle's request counter for one client and window, counted in the same round trip as a read or write."""
 
-    key: str
+    name: str  # the client and the window
     seconds: int  # the counter expires after the window
     limit: int
+
+    @property
+    def key(self) -> str:
+        return f"tutor:throttle:{self.name}"
 
 
 class Event(NamedTuple):

@@ -36,10 +36,14 @@ def existing(user_ids: Iterable[UUID]) -> set[UUID]:
     found = {u for u in wanted if _seen.get(u, 0.0) > now}
     if len(found) < len(wanted):
         found |= set(_levels(wanted - found))
-        if len(_seen) >= _SEEN_LIMIT:
-            _seen.clear()
-        _seen.update(dict.fromkeys(found, now + SEEN_SECONDS))
+        _remember(found)
     return found
+
+
+def _remember(user_ids: Iterable[UUID]) -> None:
+    if len(_seen) >= _SEEN_LIMIT:
+        _seen.clear()
+    _seen.update(dict.fromkeys(user_ids, time.monotonic() + SEEN_SECONDS))
 
 
 def level(user_id: UUID, cached: str | None = None) -> str | None:
@@ -70,9 +74,7 @@ def found(user_id: UUID, level: str | None) -> None:
     Rankings never take existence from here: they read the learner from PostgreSQL.
     """
     cache.set(cache_key(user_id), level or NO_LEVEL, timeout=FOUND_SECONDS)
-    if len(_seen) >= _SEEN_LIMIT:
-        _seen.clear()
-    _seen[user_id] = time.monotonic() + SEEN_SECONDS
+    _remember([user_id])
 
 
 def exists(user_id: UUID) -> bool:

@@ -61,24 +61,27 @@ def top_errors(
     *, user_id: UUID, last_n_days: int | None, limit: int | None, scoring: Scoring = Scoring()
 ) -> list[ErrorStat]:
     """Return the user's weakest error pairs of the last N days (all time when None), at most `limit`."""
-    snap = _snapshot(user_id, None)
-    known = _learner(snap) if snap else None
+    snap, known = _read(user_id, None)
     stats = _ranked(user_id, last_n_days, limit, scoring, snap, known)
     _keep(user_id, known)
     return stats
 
 
-def _snapshot(user_id: UUID, given: buffer.Snapshot | None) -> buffer.Snapshot | None:
-    """Return the buffer's snapshot of the user (the one given, if it is the user's), or None without a buffer."""
+def _read(user_id: UUID, given: buffer.Snapshot | None) -> tuple[buffer.Snapshot | None, "_Learner | None"]:
+    """Return the buffer's snapshot of the user (the one given, if it is the user's) and what was kept of them.
+
+    (None, None) without a buffer, or with it unreachable: then everything comes from PostgreSQL.
+    """
     if not buffer.enabled():
-        return None
+        return None, None
     if given is not None and given.user_id == user_id:
-        return given
+        return given, _learner(given)
     try:
-        return buffer.snapshot(user_id)
+        snap = buffer.snapshot(user_id)
     except buffer.BufferUnavailable as exc:
         logger.warning("Event buffer unreachable, ranking from PostgreSQL only: %s", exc)
-        return None
+        return None, None
+    return snap, _learner(snap)
 
 
 @dataclass
@@ -369,8 +372,7 @@ def recommend(*, user_id: UUID, snapshot: buffer.Snapshot | None = None, **param
     `params` are those of `_recommend`; `snapshot` may be the buffer's snapshot of the user,
     already read (with the throttle's count).
     """
-    snap = _snapshot(user_id, snapshot)
-    known = _learner(snap) if snap else None
+    snap, known = _read(user_id, snapshot)
     answer = _recommend(user_id, snap, known, **params)
     _keep(user_id, known)
     return answer
@@ -384,8 +386,7 @@ def recommend_rendered(
     The kept answer holds while the learner's version, the bank's version and the query are the
     same, no event is pending, and the rows it was made from are fresh (RANKING_CACHE_SECONDS).
     """
-    snap = _snapshot(user_id, snapshot)
-    known = _learner(snap) if snap else None
+    snap, known = _read(user_id, snapshot)
     query = (
         None
         if snap is None or snap.pending

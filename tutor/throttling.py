@@ -45,7 +45,7 @@ class ClientRateThrottle(UserRateThrottle):
         if not buffer.enabled():
             count = _count_in_cache(key, seconds)
             return count is None or count <= self.num_requests  # None: the cache is unreachable
-        counter = buffer.Counter(f"tutor:{key}", seconds, self.num_requests)
+        counter = buffer.Counter(key, seconds, self.num_requests)
         request.throttle_counter, request.throttle_wait = counter, self.wait()
         counted = getattr(view, "counted", None)
         try:
