@@ -76,6 +76,22 @@ def test_a_flush_that_dies_after_its_commit_changes_nothing_next_time(user):
     assert total(user) == 12
 
 
+@pytest.mark.django_db
+def test_a_batch_partly_stored_already_stores_the_rest_once(user):
+    other = UserFactory()
+    events = make_events(user, 10) + make_events(other, 5)
+    ingest.accept_events(events)
+    ingest.store([e.buffered() for e in events[:4]])  # e.g. by a flusher that died after its commit
+    other.delete()
+
+    report = ingest.flush()
+
+    assert (report.events, report.inserted, report.dead) == (15, 6, 5)
+    assert set(Error.objects.values_list("event_id", flat=True)) == {e.event_id for e in events[:10]}
+    assert pending_members(user) == 0
+    assert total(user) == 10
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_flushes_ingestion_and_reads_count_every_event_once():
     users = [UserFactory() for _ in range(3)]
