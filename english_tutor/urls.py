@@ -3,9 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from tutor.urls import hot_urlpatterns
 from tutor.views import healthz
 
 urlpatterns = [
+    *hot_urlpatterns,
     path("", RedirectView.as_view(pattern_name="swagger-ui", permanent=False)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -182,17 +182,27 @@ def enabled() -> bool:
 
 
 @cache
-def _client(url: str) -> redis.Redis:
+def _client(url: str, single_connection_for_pid: int | None = None) -> redis.Redis:
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=settings.EVENT_BUFFER_TIMEOUT,
         socket_timeout=settings.EVENT_BUFFER_TIMEOUT,
         health_check_interval=30,
+        single_connection_client=single_connection_for_pid is not None,
     )
 
 
 def client() -> redis.Redis:
     return _client(settings.EVENT_BUFFER_URL)
+
+
+def _request_client() -> redis.Redis:
+    """The client of the one or two calls each API request makes: one connection of this process's own.
+
+    It skips the connection pool's bookkeeping (a tenth of a warm request's round trip). A forked
+    process gets its own, never its parent's socket.
+    """
+    return _client(settings.EVENT_BUFFER_URL, os.getpid())
 
 
 @contextmanager
@@ -293,7 +303,7 @@ def _script(url: str, source: str) -> Script:
 
 def _run(source: str, keys: list, args: list):
     with _translated_errors():
-        return _script(settings.EVENT_BUFFER_URL, source)(keys=keys, args=args)
+        return _script(settings.EVENT_BUFFER_URL, source)(keys=keys, args=args, client=_request_client())
 
 
 def push(events: list[Event], counter: Counter | None = None) -> None:
@@ -345,7 +355,7 @@ def keep_state(user_id: uuid.UUID, state: bytes, seconds: int) -> None:
     """Keep what a reader computed of the learner, for the next snapshots (best effort: it can be recomputed)."""
     try:
         with _translated_errors():
-            client().set(_state_key(user_id), state, ex=seconds)
+            _request_client().set(_state_key(user_id), state, ex=seconds)
     except (BufferUnavailable, BufferFull) as exc:
         logger.info("Could not keep the state of learner %s: %s", user_id, exc)
 

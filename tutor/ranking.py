@@ -208,39 +208,44 @@ def _stored_rows_and_ids(
     statement reads the level and the attempts too (a cold request makes one query), and fills it in.
     """
     window = "" if since is None else "AND timestamp_utc >= %(since)s"
+    # Times come as µs since the epoch, as the state keeps them: no datetimes to build and take apart.
     parts = [
-        f'SELECT 2, "errorSubCategory", timestamp_utc, NULL::bigint, NULL::uuid, NULL FROM tutor_error '
+        f'SELECT 2, "errorSubCategory", {_micros("timestamp_utc")}, NULL::bigint, NULL::uuid, NULL FROM tutor_error '
         f"WHERE user_id = %(user_id)s {window}"
         if detailed
-        else f'SELECT 2, "errorSubCategory", max(timestamp_utc), count(*), NULL::uuid, NULL FROM tutor_error '
-        f'WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"',
+        else f'SELECT 2, "errorSubCategory", {_micros("max(timestamp_utc)")}, count(*), NULL::uuid, NULL '
+        f'FROM tutor_error WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"',
         "SELECT 3, NULL, NULL, NULL, event_id, NULL FROM tutor_error WHERE event_id = ANY(%(event_ids)s::uuid[])",
     ]
     if known is not None and known.profile is None:
         parts += [
             "SELECT 0, NULL, NULL, NULL, NULL, level FROM tutor_user WHERE id = %(user_id)s",
-            "SELECT 1, NULL, max(completed_at), NULL, exercise_id, NULL FROM tutor_exerciseattempt "
+            f"SELECT 1, NULL, {_micros('max(completed_at)')}, NULL, exercise_id, NULL FROM tutor_exerciseattempt "
             "WHERE user_id = %(user_id)s GROUP BY exercise_id",
         ]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), {"user_id": user_id, "since": since, "event_ids": event_ids})
         result = cursor.fetchall()
     rows, stored, found, done = [], set(), None, []
-    for kind, sub, moment, n, some_id, level in result:
+    for kind, sub, micros, n, some_id, level in result:
         if kind == 2:
-            rows.append((sub, buffer.to_micros(moment)) if detailed else (sub, n, buffer.to_micros(moment)))
+            rows.append((sub, micros) if detailed else (sub, n, micros))
         elif kind == 3:
             stored.add(some_id)
         elif kind == 0:
             found = [level]
         else:
-            done.append([str(some_id), buffer.to_micros(moment)])
+            done.append([str(some_id), micros])
     if known is not None and known.profile is None:
         if found is None:
             raise UserNotFound(user_id)  # PostgreSQL, the source of truth, just said so
         known.profile = [_until(), *found, done]
         learners.found(user_id, found[0])  # their events will be checked against it
     return rows, stored
+
+
+def _micros(column: str) -> str:
+    return f"(extract(epoch FROM {column}) * 1000000)::bigint"
 
 
 def _score(

@@ -18,23 +18,25 @@ class RedisServer:
     def __init__(self, workdir: Path, *options: str):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-                *options,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        self.command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            *options,
+        ]
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, on the same port, empty: it keeps nothing on disk)."""
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
             try:

@@ -61,6 +61,25 @@ def test_with_redis_stopped_events_are_written_through_and_ranking_answers(api, 
 
 
 @pytest.mark.django_db
+def test_when_redis_comes_back_each_process_buffers_through_it_again(api, user, settings, private_redis):
+    server = private_redis()
+    settings.EVENT_BUFFER_URL = server.url
+    assert api.post(EVENTS, event(user, sub=3), format="json").status_code == 202
+    server.stop()
+    assert api.post(EVENTS, event(user, sub=1), format="json").status_code == 202
+    assert Error.objects.count() == 1  # written through while Redis was away
+
+    server.start()  # empty: what it held before is gone with it
+
+    response = api.post(EVENTS, [event(user, sub=1), event(user, sub=4)], format="json")
+    assert response.status_code == 202
+    assert Error.objects.count() == 1
+    pending = {str(e.event_id) for e in buffer.snapshot(user.pk).pending}
+    assert pending == set(response.json()["event_ids"])
+    assert frequencies(api, user) == {"Pronoun": 2, "Subject_Verb_Agreement": 1}
+
+
+@pytest.mark.django_db
 def test_a_full_buffer_refuses_whole_requests_with_a_503_and_keeps_what_it_accepted(api, user, settings, private_redis):
     server = private_redis("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
     settings.EVENT_BUFFER_URL = server.url
