@@ -21,6 +21,8 @@ Keys:
 - tutor:version:<user_id>     bumped each time PostgreSQL commits rows of the user (or the learner's
                               level or attempts change)
 - tutor:version:exercise-bank random id, replaced each time a curator changes the exercise bank
+- tutor:known:<user_id>       set while the learner is known to exist (read from PostgreSQL at most
+                              learners.KNOWN_SECONDS ago): a push naming others is refused unwritten
 - tutor:learner:<user_id>     what readers last computed of the learner (ranking.py), labelled with
                               the epoch and version it holds under; expires after RANKING_CACHE_SECONDS
 - tutor:epoch                 random id of this buffer's lifetime: state cached under versions of an
@@ -70,6 +72,10 @@ def _state_key(user_id) -> str:
     return f"tutor:learner:{user_id}"
 
 
+def _known_key(user_id) -> str:
+    return f"tutor:known:{user_id}"
+
+
 BANK_VERSION = "tutor:version:exercise-bank"
 EPOCH_KEY = "tutor:epoch"
 
@@ -84,6 +90,14 @@ class BufferFull(Exception):
 
 class OverLimit(Exception):
     """The client's request counter passed its limit: nothing was written."""
+
+
+class UnknownLearners(Exception):
+    """Some events name learners the buffer does not know to exist: nothing was written or counted."""
+
+    def __init__(self, user_ids: set[uuid.UUID]):
+        super().__init__(f"{len(user_ids)} learners to verify")
+        self.user_ids = user_ids
 
 
 @dataclass(frozen=True)
@@ -265,6 +279,11 @@ end
 _PUSH = (
     _COUNT
     + """
+local unknown = {}
+for i = tonumber(ARGV[5]), #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then unknown[#unknown + 1] = KEYS[i] end
+end
+if #unknown > 0 then return unknown end
 local limit = tonumber(ARGV[1])
 if limit >= 0 then
   local n = count(KEYS[2], ARGV[2])
@@ -295,6 +314,11 @@ return {members, values[1], values[2], values[3], values[4], counted}
 
 _COUNT_ONLY = _COUNT + "return count(KEYS[1], ARGV[1])"
 
+_KEEP = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if KEYS[2] then redis.call('SET', KEYS[2], 1, 'EX', ARGV[3]) end
+"""
+
 
 @cache
 def _script(url: str, source: str) -> Script:
@@ -306,18 +330,42 @@ def _run(source: str, keys: list, args: list):
         return _script(settings.EVENT_BUFFER_URL, source)(keys=keys, args=args, client=_request_client())
 
 
-def push(events: list[Event], counter: Counter | None = None) -> None:
+def push(events: list[Event], counter: Counter | None = None, verify: Iterable[uuid.UUID] = ()) -> None:
     """Accept events: append them to the stream and to each user's pending set, all or nothing.
 
-    With a counter, the request is counted first, and nothing is written if that passes the
-    counter's limit (OverLimit).
+    Learners in `verify` must be known (`mark_known`), else nothing is written or counted and
+    UnknownLearners names the others. With a counter, the request is counted, and nothing is
+    written if that passes the counter's limit (OverLimit).
     """
     buffered = [event.buffered() for event in events]
     keys = [STREAM, counter.key if counter else STREAM, *{_pending_key(e.user_id) for e in buffered}]
-    args = [counter.limit if counter else -1, counter.seconds if counter else 0, _encode(buffered), _pending_key("")]
-    counted = _run(_PUSH, keys, args)
-    if counted:
-        raise OverLimit(counted)
+    first_known = len(keys) + 1  # Lua counts from 1
+    keys += [_known_key(user_id) for user_id in set(verify)]
+    args = [
+        counter.limit if counter else -1,
+        counter.seconds if counter else 0,
+        _encode(buffered),
+        _pending_key(""),
+        first_known,
+    ]
+    result = _run(_PUSH, keys, args)
+    if isinstance(result, list):
+        prefix = _known_key("")
+        raise UnknownLearners({uuid.UUID(key.decode().removeprefix(prefix)) for key in result})
+    if result:
+        raise OverLimit(result)
+
+
+def mark_known(user_ids: Iterable[uuid.UUID], seconds: int) -> None:
+    """Say that these learners exist, for `seconds` (just read from PostgreSQL; best effort)."""
+    pipe = _request_client().pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.set(_known_key(user_id), 1, ex=seconds)
+    try:
+        with _translated_errors():
+            pipe.execute()
+    except (BufferUnavailable, BufferFull) as exc:
+        logger.info("Could not mark learners as known: %s", exc)
 
 
 def count(counter: Counter) -> int:
@@ -351,11 +399,14 @@ def snapshot(user_id: uuid.UUID, counter: Counter | None = None) -> Snapshot:
     )
 
 
-def keep_state(user_id: uuid.UUID, state: bytes, seconds: int) -> None:
-    """Keep what a reader computed of the learner, for the next snapshots (best effort: it can be recomputed)."""
+def keep_state(user_id: uuid.UUID, state: bytes, seconds: int, known_seconds: int | None = None) -> None:
+    """Keep what a reader computed of the learner, for the next snapshots (best effort: it can be recomputed).
+
+    With `known_seconds`, the learner was just read from PostgreSQL: it is marked known too (`mark_known`).
+    """
+    keys = [_state_key(user_id), *([_known_key(user_id)] if known_seconds else [])]
     try:
-        with _translated_errors():
-            _request_client().set(_state_key(user_id), state, ex=seconds)
+        _run(_KEEP, keys, [state, seconds, known_seconds or 0])
     except (BufferUnavailable, BufferFull) as exc:
         logger.info("Could not keep the state of learner %s: %s", user_id, exc)
 
@@ -434,12 +485,17 @@ def ack(*, entries: list[Entry], stored_users: set[str], dead: list[tuple[Entry,
         pipe.execute()
 
 
-def bump_versions(user_ids: Iterable[uuid.UUID]) -> None:
-    """Tell readers that the users' rows in PostgreSQL changed outside the buffer (best effort)."""
+def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> None:
+    """Tell readers that the users' rows in PostgreSQL changed outside the buffer (best effort).
+
+    For deleted learners, also forget that they are known.
+    """
     pipe = client().pipeline(transaction=False)
     for user_id in set(user_ids):
         pipe.incr(_version_key(user_id))
         pipe.expire(_version_key(user_id), VERSION_TTL)
+        if deleted:
+            pipe.delete(_known_key(user_id))
     try:
         with _translated_errors():
             pipe.execute()

@@ -14,6 +14,14 @@ class UserNotFound(Exception):
     """The learner named in a request does not exist."""
 
 
+class UnknownUsers(Exception):
+    """Events name learners that do not exist (PostgreSQL just said so); nothing was accepted."""
+
+    def __init__(self, user_ids: set):
+        super().__init__(f"no users with ids {sorted(map(str, user_ids))}")
+        self.user_ids = user_ids
+
+
 class ServiceUnavailable(Exception):
     """A dependency needed to answer is down; the client may retry."""
 

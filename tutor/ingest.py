@@ -9,9 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 
-from tutor import buffer
+from tutor import buffer, learners
 from tutor.buffer import BufferedEvent, Event
-from tutor.exceptions import ServiceUnavailable
+from tutor.exceptions import ServiceUnavailable, UnknownUsers
 from tutor.models import Error, ExerciseAttempt
 from tutor.ranking import forget_attempts
 
@@ -57,6 +57,22 @@ def delete_error(error: Error) -> None:
     _rows_changed({error.user_id})
 
 
+def _refuse_unknown(user_ids: set[uuid.UUID]) -> None:
+    """Raise UnknownUsers naming those of `user_ids` that are no learner (in PostgreSQL or the cache)."""
+    if not user_ids:
+        return
+    try:
+        unknown = learners.missing(user_ids)
+    except (OperationalError, InterfaceError):
+        if not buffer.enabled():
+            raise
+        # PostgreSQL is away but the buffer takes events: accept them now; the flush checks the
+        # users again and sends events of unknown users to the dead letters, with the reason.
+        return
+    if unknown:
+        raise UnknownUsers(unknown)
+
+
 def _rows_changed(user_ids: set[uuid.UUID]) -> None:
     if buffer.enabled():
         buffer.bump_versions(user_ids)
@@ -65,18 +81,29 @@ def _rows_changed(user_ids: set[uuid.UUID]) -> None:
 def accept_events(events: list[Event], counter: buffer.Counter | None = None) -> None:
     """Accept validated events: into the buffer when there is one, else (or when it is down) into the database.
 
-    With the throttle's counter, the buffer counts the request first and raises OverLimit,
-    having written nothing, when that passes the limit.
+    Events naming a learner that does not exist raise UnknownUsers, and nothing is accepted. The
+    buffer checks the learners this process has not seen lately in the same round trip as the
+    write; only learners it does not know either are looked up (cache, then PostgreSQL).
+    With the throttle's counter, the buffer counts the request and raises OverLimit, having
+    written nothing, when that passes the limit.
     """
+    users = {e.user_id for e in events}
+    unseen = learners.unseen(users)
     if buffer.enabled():
         try:
-            buffer.push(events, counter)
+            try:
+                buffer.push(events, counter, verify=unseen)
+            except buffer.UnknownLearners as exc:
+                _refuse_unknown(exc.user_ids)
+                buffer.push(events, counter)
+            learners.remember(users)
             return
         except buffer.BufferFull as exc:
             logger.error("Event buffer full, refusing %d events: %s", len(events), exc)
             raise ServiceUnavailable("the event buffer is full; retry later") from exc
         except buffer.BufferUnavailable as exc:
             logger.warning("Event buffer unreachable, writing %d events through: %s", len(events), exc)
+    _refuse_unknown(unseen)
     try:
         with transaction.atomic():
             Error.objects.bulk_create(

@@ -25,7 +25,8 @@ def cache_key(user_id: UUID) -> str:
 # process is taken for existing up to SEEN_SECONDS; the flush sends such events to the dead letters.
 _seen: dict[UUID, float] = {}
 SEEN_SECONDS = 60
-FOUND_SECONDS = 300
+# How long the buffer takes a learner read from PostgreSQL for existing (buffer.mark_known).
+KNOWN_SECONDS = 300
 _SEEN_LIMIT = 100_000
 
 
@@ -36,11 +37,26 @@ def existing(user_ids: Iterable[UUID]) -> set[UUID]:
     found = {u for u in wanted if _seen.get(u, 0.0) > now}
     if len(found) < len(wanted):
         found |= set(_levels(wanted - found))
-        _remember(found)
+        remember(found)
     return found
 
 
-def _remember(user_ids: Iterable[UUID]) -> None:
+def unseen(user_ids: Iterable[UUID]) -> set[UUID]:
+    """Return those of `user_ids` this process has not seen exist lately."""
+    now = time.monotonic()
+    return {u for u in user_ids if _seen.get(u, 0.0) <= now}
+
+
+def missing(user_ids: set[UUID]) -> set[UUID]:
+    """Return those of `user_ids` that name no learner; the buffer takes the others for known (KNOWN_SECONDS)."""
+    found = existing(user_ids)
+    if found and buffer.enabled():
+        buffer.mark_known(found, KNOWN_SECONDS)
+    return user_ids - found
+
+
+def remember(user_ids: Iterable[UUID]) -> None:
+    """Remember learners just found to exist, in this process, for SEEN_SECONDS."""
     if len(_seen) >= _SEEN_LIMIT:
         _seen.clear()
     _seen.update(dict.fromkeys(user_ids, time.monotonic() + SEEN_SECONDS))
@@ -66,17 +82,6 @@ def _levels(wanted: set[UUID]) -> dict[UUID, str]:
     return found
 
 
-def found(user_id: UUID, level: str | None) -> None:
-    """Remember a learner just read from PostgreSQL, for the next existence checks (here and in the cache).
-
-    For FOUND_SECONDS only: a deletion committing between the read and this write would be undone in
-    the cache for that long (events then accepted for the deleted learner go to the dead letters).
-    Rankings never take existence from here: they read the learner from PostgreSQL.
-    """
-    cache.set(cache_key(user_id), level or NO_LEVEL, timeout=FOUND_SECONDS)
-    _remember([user_id])
-
-
 def exists(user_id: UUID) -> bool:
     """Say whether `user_id` names a learner."""
     return user_id in existing([user_id])
@@ -100,4 +105,4 @@ def delete_user(user: User) -> None:
     cache.delete(cache_key(user_id))
     _seen.pop(user_id, None)
     if buffer.enabled():
-        buffer.bump_versions([user_id])
+        buffer.bump_versions([user_id], deleted=True)

@@ -100,6 +100,7 @@ class _Learner:
     answer: list | None = None  # [query, until (time.time())] of the last recommendation rendered
     body: bytes = b""  # that recommendation, rendered
     changed: bool = False
+    verified: bool = False  # PostgreSQL just said the learner exists: the buffer is told with the state
 
 
 def _learner(snap: buffer.Snapshot) -> _Learner:
@@ -124,7 +125,12 @@ def _learner(snap: buffer.Snapshot) -> _Learner:
 def _keep(user_id: UUID, known: _Learner | None) -> None:
     if known is not None and known.changed:
         state = {"label": known.label, "rows": known.rows, "profile": known.profile, "answer": known.answer}
-        buffer.keep_state(user_id, orjson.dumps(state) + b"\0" + known.body, settings.RANKING_CACHE_SECONDS)
+        buffer.keep_state(
+            user_id,
+            orjson.dumps(state) + b"\0" + known.body,
+            settings.RANKING_CACHE_SECONDS,
+            known_seconds=learners.KNOWN_SECONDS if known.verified else None,
+        )
 
 
 def _profile(user_id: UUID, known: _Learner) -> tuple[str | None, dict[UUID, datetime]]:
@@ -240,7 +246,8 @@ def _stored_rows_and_ids(
         if found is None:
             raise UserNotFound(user_id)  # PostgreSQL, the source of truth, just said so
         known.profile = [_until(), *found, done]
-        learners.found(user_id, found[0])  # their events will be checked against it
+        known.verified = True
+        learners.remember([user_id])
     return rows, stored
 
 

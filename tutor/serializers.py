@@ -3,12 +3,11 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from tutor import buffer, learners
+from tutor import learners
 from tutor.buffer import Event, new_event_ids
 from tutor.exercise_content import content_errors
 from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField, in_utc
@@ -269,13 +268,8 @@ def parse_error_events(data) -> list[Event]:
             valid.append(_EVENT.run_validation(item))
         except serializers.ValidationError as exc:
             errors[index] = exc.detail
-    if not errors:
-        known = _known_or_unverifiable({v["user_id"] for v in valid})
-        for index, item in enumerate(valid):
-            if item["user_id"] not in known:
-                errors[index] = {"user_id": [f"No user with id {item['user_id']}."]}
     if errors:
-        raise serializers.ValidationError({"events": {str(i): e for i, e in errors.items()}} if many else errors[0])
+        raise _refusal(errors, many)
     now = timezone.now()
     new_ids = iter(new_event_ids(sum("event_id" not in item for item in valid)))
     return [
@@ -290,15 +284,18 @@ def parse_error_events(data) -> list[Event]:
     ]
 
 
-def _known_or_unverifiable(user_ids: set) -> set:
-    try:
-        return learners.existing(user_ids)
-    except (OperationalError, InterfaceError):
-        if not buffer.enabled():
-            raise
-        # PostgreSQL is away but the buffer takes events: accept them now; the flush checks the
-        # users again and sends events of unknown users to the dead letters, with the reason.
-        return user_ids
+def unknown_users_refusal(events: list[Event], unknown: set, many: bool) -> serializers.ValidationError:
+    """The 400 for events (as parsed, in the request's order) naming learners that do not exist."""
+    errors = {
+        index: {"user_id": [f"No user with id {event.user_id}."]}
+        for index, event in enumerate(events)
+        if event.user_id in unknown
+    }
+    return _refusal(errors, many)
+
+
+def _refusal(errors: dict[int, dict], many: bool) -> serializers.ValidationError:
+    return serializers.ValidationError({"events": {str(i): e for i, e in errors.items()}} if many else errors[0])
 
 
 class ExerciseAttemptSerializer(serializers.ModelSerializer):

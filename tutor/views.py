@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutor import buffer, curation, health, ingest, learners, ranking, throttling
+from tutor.exceptions import UnknownUsers
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
 from tutor.json_codec import FastJSONParser, FastJSONRenderer
 from tutor.models import Error, Exercise, ExerciseAttempt, User
@@ -26,6 +27,7 @@ from tutor.serializers import (
     UserSerializer,
     parse_error_events,
     plain_query,
+    unknown_users_refusal,
 )
 
 
@@ -165,13 +167,15 @@ class ErrorEventsView(APIView):
         """Accept one error event, or a list of up to 1,000, for real-time ranking (a single object works too)."""
         try:
             events = parse_error_events(request.data)
-        except Exception:
-            throttling.count_refused(request)  # a refused request (400, 415, ...) counts too
-            raise
-        try:
             ingest.accept_events(events, counter=getattr(request, "throttle_counter", None))
         except buffer.OverLimit:
             raise throttling.throttled(request) from None
+        except UnknownUsers as exc:
+            throttling.count_refused(request)  # a refused request (400, 415, ...) counts too
+            raise unknown_users_refusal(events, exc.user_ids, many=isinstance(request.data, list)) from None
+        except Exception:
+            throttling.count_refused(request)
+            raise
         # The shape of ErrorEventsAccepted, built directly: a serializer per request costs more than the rest.
         body = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
         return rendered(request, body, status=status.HTTP_202_ACCEPTED)

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from tutor import buffer
+from tutor import buffer, learners
 from tutor.models import Error
 from tutor.ranking import top_errors
 
@@ -180,3 +180,29 @@ def test_a_body_that_is_not_strict_json_is_a_400(api, db, body):
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
     assert buffer.backlog()["entries"] == 0
+
+
+def forget_what_this_process_saw():
+    """As another worker process would be: it has seen none of these learners."""
+    learners._seen.clear()
+
+
+def test_a_learner_read_for_a_ranking_is_known_to_the_buffer(api, user, make_error, django_assert_num_queries):
+    make_error(user=user)
+    assert api.get("/api/generate-exercise", {"user_id": user.pk}).status_code == 200
+    forget_what_this_process_saw()
+
+    with django_assert_num_queries(0):  # the buffer knows the learner: checked in the same round trip
+        assert api.post(URL, event(user), format="json").status_code == 202
+    assert counts(user) == {3: 2}
+
+
+def test_events_of_a_learner_just_deleted_are_refused_at_once(api, staff_api, user):
+    assert api.post(URL, event(user), format="json").status_code == 202  # the buffer now knows the learner
+    assert staff_api.delete(f"/api/users/{user.pk}").status_code == 204
+    forget_what_this_process_saw()
+
+    response = api.post(URL, [event(user)], format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"events": {"0": {"user_id": [f"No user with id {user.pk}."]}}}
