@@ -1,4 +1,4 @@
-"""Which learners exist, and at which level, answered from the cache in front of PostgreSQL."""
+"""Which learners exist, and at which level: seen by this process, known to the buffer, cached, or in PostgreSQL."""
 
 import time
 from collections.abc import Iterable
