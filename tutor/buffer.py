@@ -21,8 +21,8 @@ Keys:
 - tutor:version:<user_id>     bumped each time PostgreSQL commits rows of the user (or the learner's
                               level or attempts change)
 - tutor:version:exercise-bank random id, replaced each time a curator changes the exercise bank
-- tutor:known:<user_id>       set while the learner is known to exist (read from PostgreSQL at most
-                              learners.KNOWN_SECONDS ago): a push naming others is refused unwritten
+- tutor:known:<user_id>       set while the learner is known to exist (confirmed by PostgreSQL or the
+                              cache at most learners.KNOWN_SECONDS ago): a push naming others is refused unwritten
 - tutor:learner:<user_id>     what readers last computed of the learner (ranking.py), labelled with
                               the epoch and version it holds under; expires after RANKING_CACHE_SECONDS
 - tutor:epoch                 random id of this buffer's lifetime: state cached under versions of an
@@ -237,6 +237,9 @@ def _encode(events: Iterable[BufferedEvent]) -> bytes:
     return orjson.dumps([tuple(event) for event in events])
 
 
+# Times a datetime can hold (years 1 to 9999), with a day to spare at each end for time zones.
+_MICROS_MIN = to_micros(datetime(1, 1, 2, tzinfo=UTC))
+_MICROS_MAX = to_micros(datetime(9999, 12, 30, tzinfo=UTC))
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -248,6 +251,8 @@ def _read_event(row: list) -> BufferedEvent:
         raise ValueError(f"malformed ids in {row!r}")
     if not (type(category) is int and type(sub) is int and type(micros) is int):
         raise ValueError(f"malformed numbers in {row!r}")
+    if not _MICROS_MIN <= micros <= _MICROS_MAX:
+        raise ValueError(f"time out of range in {row!r}")
     return BufferedEvent(event_id, user_id, category, sub, micros)
 
 
@@ -357,12 +362,12 @@ def push(events: list[Event], counter: Counter | None = None, verify: Iterable[u
 
 
 def mark_known(user_ids: Iterable[uuid.UUID], seconds: int) -> None:
-    """Say that these learners exist, for `seconds` (just read from PostgreSQL; best effort)."""
-    pipe = _request_client().pipeline(transaction=False)
-    for user_id in user_ids:
-        pipe.set(_known_key(user_id), 1, ex=seconds)
+    """Say that these learners exist, for `seconds` (just confirmed by PostgreSQL or the cache; best effort)."""
     try:
         with _translated_errors():
+            pipe = client().pipeline(transaction=False)
+            for user_id in user_ids:
+                pipe.set(_known_key(user_id), 1, ex=seconds)
             pipe.execute()
     except (BufferUnavailable, BufferFull) as exc:
         logger.info("Could not mark learners as known: %s", exc)

@@ -57,10 +57,13 @@ def delete_error(error: Error) -> None:
     _rows_changed({error.user_id})
 
 
-def _refuse_unknown(user_ids: set[uuid.UUID]) -> None:
-    """Raise UnknownUsers naming those of `user_ids` that are no learner (in PostgreSQL or the cache)."""
+def _refuse_unknown(user_ids: set[uuid.UUID]) -> bool:
+    """Raise UnknownUsers naming those of `user_ids` that are no learner (in PostgreSQL or the cache).
+
+    Return False when PostgreSQL could not tell (and the buffer takes events meanwhile).
+    """
     if not user_ids:
-        return
+        return True
     try:
         unknown = learners.missing(user_ids)
     except (OperationalError, InterfaceError):
@@ -68,9 +71,10 @@ def _refuse_unknown(user_ids: set[uuid.UUID]) -> None:
             raise
         # PostgreSQL is away but the buffer takes events: accept them now; the flush checks the
         # users again and sends events of unknown users to the dead letters, with the reason.
-        return
+        return False
     if unknown:
         raise UnknownUsers(unknown)
+    return True
 
 
 def _rows_changed(user_ids: set[uuid.UUID]) -> None:
@@ -93,10 +97,11 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
         try:
             try:
                 buffer.push(events, counter, verify=unseen)
+                learners.remember(users)
             except buffer.UnknownLearners as exc:
-                _refuse_unknown(exc.user_ids)
+                checked = _refuse_unknown(exc.user_ids)
                 buffer.push(events, counter)
-            learners.remember(users)
+                learners.remember(users if checked else users - exc.user_ids)
             return
         except buffer.BufferFull as exc:
             logger.error("Event buffer full, refusing %d events: %s", len(events), exc)

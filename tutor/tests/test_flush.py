@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from io import StringIO
 
+import orjson
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -182,6 +183,20 @@ def test_a_poison_entry_goes_to_the_dead_letters_and_the_rest_commits(user):
     call_command("flush_error_events", dead_letters=5, stdout=out)
     assert "dead letters in all: 2" in out.getvalue()
     assert out.getvalue().count("reason=") == 2
+
+
+@pytest.mark.django_db
+def test_an_entry_with_a_time_out_of_range_goes_to_the_dead_letters(user):
+    good = make_events(user, 1)
+    ingest.accept_events(good)
+    bad = [str(uuid.uuid4()), str(user.pk), 1, 3, 2**62]  # year 146,000 or so
+    buffer.client().xadd(buffer.STREAM, {"events": orjson.dumps([bad])})
+
+    report = ingest.flush()
+
+    assert (report.inserted, report.dead) == (1, 1)
+    assert "time out of range" in buffer.dead_letters()[0]["reason"]
+    assert buffer.backlog()["entries"] == 0
 
 
 @pytest.mark.django_db

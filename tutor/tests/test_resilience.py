@@ -61,6 +61,18 @@ def test_with_redis_stopped_events_are_written_through_and_ranking_answers(api, 
 
 
 @pytest.mark.django_db
+def test_a_process_that_never_reached_redis_writes_events_through(api, user, settings, private_redis):
+    server = private_redis()
+    server.stop()
+    settings.EVENT_BUFFER_URL = server.url  # down since before this process first used it
+
+    response = api.post(EVENTS, event(user), format="json")
+
+    assert response.status_code == 202
+    assert set(Error.objects.values_list("event_id", flat=True)) == {uuid.UUID(response.json()["event_ids"][0])}
+
+
+@pytest.mark.django_db
 def test_when_redis_comes_back_each_process_buffers_through_it_again(api, user, settings, private_redis):
     server = private_redis()
     settings.EVENT_BUFFER_URL = server.url
