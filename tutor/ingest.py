@@ -77,6 +77,18 @@ def _refuse_unknown(user_ids: set[uuid.UUID]) -> bool:
     return True
 
 
+def _push(events: list[Event], counter: buffer.Counter | None, users: set, unseen: set) -> None:
+    """Buffer the events, the unseen learners checked in the same round trip; look up only those it does not know."""
+    try:
+        buffer.push(events, counter, verify=unseen)
+    except buffer.UnknownLearners as exc:
+        confirmed = _refuse_unknown(exc.user_ids)
+        buffer.push(events, counter)
+        if not confirmed:
+            users = users - exc.user_ids
+    learners.remember(users)
+
+
 def _rows_changed(user_ids: set[uuid.UUID]) -> None:
     if buffer.enabled():
         buffer.bump_versions(user_ids)
@@ -95,13 +107,7 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
     unseen = learners.unseen(users)
     if buffer.enabled():
         try:
-            try:
-                buffer.push(events, counter, verify=unseen)
-                learners.remember(users)
-            except buffer.UnknownLearners as exc:
-                checked = _refuse_unknown(exc.user_ids)
-                buffer.push(events, counter)
-                learners.remember(users if checked else users - exc.user_ids)
+            _push(events, counter, users, unseen)
             return
         except buffer.BufferFull as exc:
             logger.error("Event buffer full, refusing %d events: %s", len(events), exc)
