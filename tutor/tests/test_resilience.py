@@ -171,3 +171,16 @@ def test_with_the_buffer_full_rankings_still_answer_with_every_accepted_event(ap
     assert response.status_code == 503
 
     assert frequencies(api, user) == {"Tense": accepted}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_learner_accepted_unchecked_while_postgresql_was_down_is_checked_once_it_is_back(api, db):
+    stranger = {"user_id": str(uuid.uuid4()), "errorCategory": 1, "errorSubCategory": 3}
+    api.get("/api/exercises", {"limit": 1})  # the client's token is now cached
+    with postgresql_unreachable():
+        assert api.post(EVENTS, stranger, format="json").status_code == 202  # the flush will dead-letter it
+
+    response = api.post(EVENTS, stranger, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"user_id": [f"No user with id {stranger['user_id']}."]}
