@@ -94,8 +94,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
-# How long a user's error counts from PostgreSQL stay cached (flushes invalidate them at once;
-# this only bounds how late an error leaves the trailing edge of a last_n_days window).
+# How long what readers keep of a learner (counts, level, attempts, last answer) lives in the
+# buffer's Redis (every change that matters invalidates it at once; this only bounds how late an
+# error leaves the trailing edge of a last_n_days window).
 RANKING_CACHE_SECONDS = env.int("RANKING_CACHE_SECONDS", default=300)
 
 # The real-time buffer of error events; it needs PostgreSQL as the database it flushes into.

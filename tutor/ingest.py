@@ -65,7 +65,7 @@ def _refuse_unknown(user_ids: set[uuid.UUID]) -> bool:
     if not user_ids:
         return True
     try:
-        unknown = learners.missing(user_ids)
+        unknown = user_ids - learners.existing(user_ids)
     except (OperationalError, InterfaceError):
         if not buffer.enabled():
             raise
@@ -84,7 +84,9 @@ def _push(events: list[Event], counter: buffer.Counter | None, users: set, unsee
     except buffer.UnknownLearners as exc:
         confirmed = _refuse_unknown(exc.user_ids)
         buffer.push(events, counter)
-        if not confirmed:
+        if confirmed:
+            buffer.mark_known(exc.user_ids, learners.KNOWN_SECONDS)  # the next pushes need no look-up
+        else:
             users = users - exc.user_ids
     learners.remember(users)
 
@@ -228,17 +230,18 @@ def _copy_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEv
     takes rows. A batch claimed again after a crash, or racing another flusher or a deleted
     learner, breaks a constraint there; it is then merged through a temporary table instead.
     """
-    known = _known_users({e.user_id for e in events})
-    orphans = [(e, f"user {e.user_id} does not exist") for e in events if e.user_id not in known]
+    # PostgreSQL itself, not the buffer's marks nor the cache: only it can tell for the flush.
+    existing = _existing_users({e.user_id for e in events})
+    orphans = [(e, f"user {e.user_id} does not exist") for e in events if e.user_id not in existing]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             # The learners' foreign key is checked at the end of the COPY, not at the commit,
-            # so that a learner deleted since `_known_users` fails this attempt, not the batch.
+            # so that a learner deleted since `_existing_users` fails this attempt, not the batch.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             with connection.wrap_database_errors, cursor.copy(f"COPY tutor_error ({_COLUMNS}) FROM STDIN") as copy:
                 # In index order: each learner's rows land on neighbouring index pages.
                 for e in sorted(events, key=_index_order):
-                    if e.user_id in known:
+                    if e.user_id in existing:
                         copy.write_row((e[0], e[1], e[2], e[3], buffer.from_micros(e[4])))
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         return len(events) - len(orphans), orphans
@@ -250,7 +253,7 @@ def _index_order(event: BufferedEvent) -> tuple[str, int]:
     return event.user_id, event.micros
 
 
-def _known_users(user_ids: set[str]) -> set[str]:
+def _existing_users(user_ids: set[str]) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT id::text FROM tutor_user WHERE id = ANY(%s::uuid[])", [list(user_ids)])
         return {row[0] for row in cursor.fetchall()}

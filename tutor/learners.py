@@ -25,7 +25,7 @@ def cache_key(user_id: UUID) -> str:
 # process is taken for existing up to SEEN_SECONDS; the flush sends such events to the dead letters.
 _seen: dict[UUID, float] = {}
 SEEN_SECONDS = 60
-# How long the buffer takes a learner read from PostgreSQL for existing (buffer.mark_known).
+# How long the buffer takes a learner just confirmed (PostgreSQL or the cache) for existing (buffer.mark_known).
 KNOWN_SECONDS = 300
 _SEEN_LIMIT = 100_000
 
@@ -45,14 +45,6 @@ def unseen(user_ids: Iterable[UUID]) -> set[UUID]:
     """Return those of `user_ids` this process has not seen exist lately."""
     now = time.monotonic()
     return {u for u in user_ids if _seen.get(u, 0.0) <= now}
-
-
-def missing(user_ids: set[UUID]) -> set[UUID]:
-    """Return those of `user_ids` that name no learner; the buffer takes the others for known (KNOWN_SECONDS)."""
-    found = existing(user_ids)
-    if found and buffer.enabled():
-        buffer.mark_known(found, KNOWN_SECONDS)
-    return user_ids - found
 
 
 def remember(user_ids: Iterable[UUID]) -> None:

@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -206,3 +207,13 @@ def test_events_of_a_learner_just_deleted_are_refused_at_once(api, staff_api, us
 
     assert response.status_code == 400
     assert response.json() == {"events": {"0": {"user_id": [f"No user with id {user.pk}."]}}}
+
+
+def test_a_learner_checked_for_one_post_is_known_to_the_buffer_for_the_next(api, user, django_assert_num_queries):
+    assert api.post(URL, event(user), format="json").status_code == 202  # looked up in PostgreSQL
+    forget_what_this_process_saw()
+    cache.delete(learners.cache_key(user.pk))
+
+    with django_assert_num_queries(0):
+        assert api.post(URL, event(user), format="json").status_code == 202
+    assert counts(user) == {3: 2}
