@@ -26,22 +26,31 @@ Keys:
 - tutor:learner:<user_id>     what readers last computed of the learner (ranking.py), labelled with
                               the epoch and version it holds under; expires after RANKING_CACHE_SECONDS
 - tutor:epoch                 random id of this buffer's lifetime: state cached under versions of an
-                              earlier lifetime (before a reset of this Redis) is never taken as current
+                              earlier lifetime (before a reset or a restart of this Redis) is never taken
+                              as current
+- tutor:epoch:run             the Redis run (server run_id) the epoch belongs to: the first connection
+                              to a restarted Redis starts a new epoch, before any state is read through it
 - tutor:throttle:<client>:<n> the API throttle's request counter of window n (Counter)
 - tutor:events:dead           stream of events that could not be stored, with the reason
-- tutor:flush:lock            saves duplicate work between flushers; correctness never needs it
+- tutor:stats                 hash of the pipeline's counters (accepted, flushed, dead_lettered, flushes,
+                              flush durations), read by the metrics endpoint
+- tutor:flush:lock            saves duplicate work between flushers; correctness never needs it. It
+                              lives two flush intervals and the flusher renews it between batches, so
+                              a crashed flusher delays the next flush by at most that
+
+Memory: with the buffer full (noeviction at maxmemory) Redis refuses commands that may grow it.
+Everything the flush needs to drain a full buffer runs anyway (scripts flagged allow-oom), and
+the acknowledgement frees the batch's entries before it adds anything (dead letters, versions).
 """
 
-import json
 import logging
 import os
 import re
 import socket
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
@@ -50,6 +59,8 @@ import orjson
 import redis
 from django.conf import settings
 from redis.commands.core import Script
+
+from tutor.taxonomy import CATEGORY_OF
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +89,8 @@ def _known_key(user_id) -> str:
 
 BANK_VERSION = "tutor:version:exercise-bank"
 EPOCH_KEY = "tutor:epoch"
+EPOCH_RUN_KEY = "tutor:epoch:run"
+STATS = "tutor:stats"
 
 
 class BufferUnavailable(Exception):
@@ -170,12 +183,31 @@ class Snapshot:
 
 @dataclass
 class Entry:
-    """One stream entry: the events of one accepted request, or why they cannot be read."""
+    """One stream entry: the events of one accepted request that can be stored, and those that cannot."""
 
     id: str
     events: list[BufferedEvent]
-    problem: str | None = None
+    refused: list[tuple[object, str]] = field(default_factory=list)  # (row as read, why it cannot be stored)
+    problem: str | None = None  # why the entry could not be split into rows at all
     raw: dict | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Why one event (or one unreadable entry) was not stored; kept in the dead-letter stream."""
+
+    entry: str  # the stream entry it came in
+    reason: str
+    event: object = None  # the event's row as read from the entry, when the entry could be split
+    raw: dict | None = None  # the entry's fields, when it could not
+
+    def fields(self, at: str) -> dict[str, str]:
+        record = {"entry": self.entry, "reason": self.reason, "at": at}
+        if self.raw is None:
+            record["event"] = orjson.dumps(self.event, default=str).decode()
+        else:
+            record["raw"] = orjson.dumps(self.raw).decode()
+        return record
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -195,6 +227,35 @@ def enabled() -> bool:
     return bool(settings.EVENT_BUFFER_URL)
 
 
+# Runs on every new connection, before anything else is sent through it, and when a reader finds
+# no epoch: a Redis that restarted (a new run_id) gets a new epoch and bank version, so state kept
+# before the restart (events written through to PostgreSQL meanwhile, a bank changed meanwhile) is
+# never taken as current. allow-oom: a full buffer must still be readable.
+_START_EPOCH = """#!lua flags=allow-oom
+assert(#KEYS == 3 and #ARGV == 2, 'start_epoch takes KEYS epoch, bank version, epoch run; ARGV two fresh ids')
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+if redis.call('GET', KEYS[3]) ~= run or redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], run)
+end
+return redis.call('MGET', KEYS[1], KEYS[2])
+"""
+
+
+def _start_epoch_args() -> list:
+    return [_START_EPOCH, 3, EPOCH_KEY, BANK_VERSION, EPOCH_RUN_KEY, uuid.uuid4().hex, uuid.uuid4().hex]
+
+
+def _on_connect(connection: redis.Connection) -> None:
+    connection.on_connect()
+    try:
+        connection.send_command("EVAL", *_start_epoch_args())
+        connection.read_response()
+    except redis.exceptions.ResponseError as exc:
+        raise redis.exceptions.ConnectionError(f"could not start the buffer's epoch: {exc}") from exc
+
+
 @cache
 def _client(url: str, single_connection_for_pid: int | None = None) -> redis.Redis:
     return redis.Redis.from_url(
@@ -203,6 +264,7 @@ def _client(url: str, single_connection_for_pid: int | None = None) -> redis.Red
         socket_timeout=settings.EVENT_BUFFER_TIMEOUT,
         health_check_interval=30,
         single_connection_client=single_connection_for_pid is not None,
+        redis_connect_func=_on_connect,
     )
 
 
@@ -237,22 +299,29 @@ def _encode(events: Iterable[BufferedEvent]) -> bytes:
     return orjson.dumps([tuple(event) for event in events])
 
 
-# Times a datetime can hold (years 1 to 9999), with a day to spare at each end for time zones.
-_MICROS_MIN = to_micros(datetime(1, 1, 2, tzinfo=UTC))
+# The times an event may have: from EARLIEST_EVENT_TIME (the API refuses earlier ones) to what a
+# datetime can hold, with a day to spare for time zones.
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROS_MIN = to_micros(EARLIEST_EVENT_TIME)
 _MICROS_MAX = to_micros(datetime(9999, 12, 30, tzinfo=UTC))
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _read_event(row: list) -> BufferedEvent:
+def _read_event(row: object) -> BufferedEvent:
+    """Return the row as an event PostgreSQL will take, or raise ValueError saying why it would not."""
+    if type(row) is not list or len(row) != len(BufferedEvent._fields):
+        raise ValueError(f"not an event row: {row!r}")
     event_id, user_id, category, sub, micros = row
     # Checked here rather than parsed into UUID objects: this is the flush's hottest loop, and
     # only well-formed text may reach COPY.
-    if not (_UUID.fullmatch(event_id) and _UUID.fullmatch(user_id)):
-        raise ValueError(f"malformed ids in {row!r}")
-    if not (type(category) is int and type(sub) is int and type(micros) is int):
-        raise ValueError(f"malformed numbers in {row!r}")
-    if not _MICROS_MIN <= micros <= _MICROS_MAX:
-        raise ValueError(f"time out of range in {row!r}")
+    if not (type(event_id) is str and _UUID.fullmatch(event_id)):
+        raise ValueError(f"event_id is not a UUID: {event_id!r}")
+    if not (type(user_id) is str and _UUID.fullmatch(user_id)):
+        raise ValueError(f"user_id is not a UUID: {user_id!r}")
+    if not (type(category) is int and type(sub) is int and CATEGORY_OF.get(sub) == category):
+        raise ValueError(f"no such pair: errorCategory {category!r}, errorSubCategory {sub!r}")
+    if not (type(micros) is int and _MICROS_MIN <= micros <= _MICROS_MAX):
+        raise ValueError(f"time out of range: {micros!r} µs since 1970")
     return BufferedEvent(event_id, user_id, category, sub, micros)
 
 
@@ -262,11 +331,31 @@ def _decode(entry_id: bytes, fields: dict | None) -> Entry:
         return Entry(entry_id, [], problem="entry vanished from the stream", raw={})
     raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
     try:
-        events = [_read_event(row) for row in orjson.loads(raw["events"])]
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # orjson.JSONDecodeError is a ValueError
+        rows = orjson.loads(fields[b"events"])
+    except (KeyError, orjson.JSONDecodeError) as exc:
         return Entry(entry_id, [], problem=f"unreadable entry: {exc!r}", raw=raw)
-    return Entry(entry_id, events, raw=raw)
+    if type(rows) is not list:
+        return Entry(entry_id, [], problem="unreadable entry: events is not a list", raw=raw)
+    entry = Entry(entry_id, [], raw=raw)
+    for row in rows:
+        try:
+            entry.events.append(_read_event(row))
+        except ValueError as exc:
+            entry.refused.append((row, str(exc)))
+    return entry
 
+
+# A pending member and its key, built from a stream entry's event row by the same Lua code when
+# an event is accepted (ZADD) and when its entry is acknowledged (ZREM): a member never outlives
+# its entry, whatever the row holds.
+_MEMBER = """
+local function member(e)
+  return e[1] .. ':' .. string.format('%d', e[4])
+end
+local function pending_key(prefix, e)
+  return prefix .. e[2]
+end
+"""
 
 # Counting is the script's first write: with the buffer full (noeviction) Redis refuses that
 # first write and the script writes nothing, so a request is accepted whole or not at all.
@@ -283,6 +372,7 @@ end
 # out in full: Lua would print a float with 14 digits and lose the microseconds.
 _PUSH = (
     _COUNT
+    + _MEMBER
     + """
 local unknown = {}
 for i = tonumber(ARGV[5]), #KEYS do
@@ -295,9 +385,11 @@ if limit >= 0 then
   if n > limit then return n end
 end
 redis.call('XADD', KEYS[1], '*', 'events', ARGV[3])
-for _, e in ipairs(cjson.decode(ARGV[3])) do
-  redis.call('ZADD', ARGV[4] .. e[2], string.format('%d', e[5]), e[1] .. ':' .. string.format('%d', e[4]))
+local rows = cjson.decode(ARGV[3])
+for _, e in ipairs(rows) do
+  redis.call('ZADD', pending_key(ARGV[4], e), string.format('%d', e[5]), member(e))
 end
+redis.call('HINCRBY', KEYS[3], 'accepted', #rows)
 return 0
 """
 )
@@ -343,7 +435,7 @@ def push(events: list[Event], counter: Counter | None = None, verify: Iterable[u
     written if that passes the counter's limit (OverLimit).
     """
     buffered = [event.buffered() for event in events]
-    keys = [STREAM, counter.key if counter else STREAM, *{_pending_key(e.user_id) for e in buffered}]
+    keys = [STREAM, counter.key if counter else STREAM, STATS, *{_pending_key(e.user_id) for e in buffered}]
     first_known = len(keys) + 1  # Lua counts from 1
     keys += [_known_key(user_id) for user_id in set(verify)]
     args = [
@@ -418,17 +510,8 @@ def keep_state(user_id: uuid.UUID, state: bytes, seconds: int, known_seconds: in
 
 def _start_epoch() -> tuple[bytes, bytes]:
     """Give a new (or reset) buffer its epoch and bank version, unless another process just did."""
-    pipe = client().pipeline(transaction=True)
-    pipe.set(EPOCH_KEY, uuid.uuid4().hex, nx=True)
-    pipe.set(BANK_VERSION, uuid.uuid4().hex, nx=True)
-    pipe.mget(EPOCH_KEY, BANK_VERSION)
-    try:
-        with _translated_errors():
-            *_, (epoch, bank_version) = pipe.execute()
-    except BufferFull:
-        # Full before it ever had them: one-off ids, which match nothing kept, so nothing stale is used.
-        return uuid.uuid4().hex.encode(), uuid.uuid4().hex.encode()
-    return epoch, bank_version
+    with _translated_errors():
+        return tuple(client().execute_command("EVAL", *_start_epoch_args()))
 
 
 def bank_changed() -> None:
@@ -437,61 +520,111 @@ def bank_changed() -> None:
         client().set(BANK_VERSION, uuid.uuid4().hex)
 
 
-def _ensure_group(r: redis.Redis) -> None:
+_CREATE_GROUP = """#!lua flags=allow-oom
+assert(#KEYS == 1 and #ARGV == 1, 'create_group takes KEYS stream; ARGV group')
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+"""
+
+
+def _read_group(r: redis.Redis, consumer: str, start: str, count: int) -> list:
     try:
-        r.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        found = r.xreadgroup(GROUP, consumer, {STREAM: start}, count=count)
     except redis.exceptions.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
+        if "NOGROUP" not in str(exc):
             raise
+        # A new (or emptied) buffer: the group is made here, even with the buffer full.
+        r.eval(_CREATE_GROUP, 1, STREAM, GROUP)
+        found = r.xreadgroup(GROUP, consumer, {STREAM: start}, count=count)
+    return list(found[0][1]) if found else []
 
 
 def claim(*, consumer: str, count: int, min_idle_ms: int) -> list[Entry]:
     """Claim up to `count` entries: this consumer's unacknowledged ones, then idle ones of others, then new ones."""
     r = client()
     with _translated_errors():
-        _ensure_group(r)
         # Entries this consumer name read before and never acknowledged: a flush that died.
-        found = r.xreadgroup(GROUP, consumer, {STREAM: "0"}, count=count)
-        claimed = list(found[0][1]) if found else []
+        claimed = _read_group(r, consumer, "0", count)
         if len(claimed) < count:
             _, stolen, _ = r.xautoclaim(STREAM, GROUP, consumer, min_idle_ms, "0-0", count=count - len(claimed))
             known = {entry_id for entry_id, _ in claimed}
             claimed += [item for item in stolen if item[0] not in known]
         if len(claimed) < count:
-            found = r.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count - len(claimed))
-            claimed += list(found[0][1]) if found else []
+            claimed += _read_group(r, consumer, ">", count - len(claimed))
     return [_decode(entry_id, fields) for entry_id, fields in claimed]
 
 
-def ack(*, entries: list[Entry], stored_users: set[str], dead: list[tuple[Entry, BufferedEvent | None, str]]) -> None:
-    """After the commit: bump the versions of users with new rows, forget the entries, keep the dead letters."""
-    pipe = client().pipeline(transaction=True)
-    # One MULTI: a reader sees the events either still pending under the old version, or gone
-    # under the new one, whose cached counts come from a query made after the commit.
-    for user_id in stored_users:
-        pipe.incr(_version_key(user_id))
-        pipe.expire(_version_key(user_id), VERSION_TTL)
-    now = datetime.now(UTC).isoformat()
-    for entry, event, reason in dead:
-        record = {"entry": entry.id, "reason": reason, "at": now}
-        record["event" if event else "raw"] = _encode([event]) if event else json.dumps(entry.raw)
-        pipe.xadd(DEAD, record)
-    members = defaultdict(list)
-    for entry in entries:
-        for event in entry.events:
-            members[event.user_id].append(event.member)
-    for user_id, user_members in members.items():
-        pipe.zrem(_pending_key(user_id), *user_members)
-    ids = [entry.id for entry in entries]
-    if ids:
-        pipe.xack(STREAM, GROUP, *ids)
-        pipe.xdel(STREAM, *ids)
+# The batch's entries and their pending members go first: that frees memory, and a reader sees
+# the events either still pending under the old versions or gone under the new ones (one script,
+# so one atomic step). Then what needs new memory: dead letters, versions, counters. allow-oom:
+# a full buffer must drain, and this frees at least what it adds.
+_ACK = (
+    "#!lua flags=allow-oom\n"
+    + _MEMBER
+    + """
+assert(#KEYS == 3 and #ARGV == 5,
+  'ack takes KEYS stream, dead letters, stats; ARGV group, pending prefix, version prefix, version ttl, batch')
+local batch = cjson.decode(ARGV[5])
+local users = {}
+for _, user in ipairs(batch.stored_users) do users[user] = true end
+local function member_of(e)
+  return pending_key(ARGV[2], e), member(e), tostring(e[2])
+end
+for _, id in ipairs(batch.entries) do
+  local found = redis.call('XRANGE', KEYS[1], id, id)
+  if #found == 1 then
+    local fields = found[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'events' then
+        local decoded, rows = pcall(cjson.decode, fields[i + 1])
+        if decoded and type(rows) == 'table' then
+          for _, e in ipairs(rows) do
+            local named, key, m, user = pcall(member_of, e)
+            if named and redis.call('ZREM', key, m) == 1 then users[user] = true end
+          end
+        end
+      end
+    end
+  end
+  redis.call('XACK', KEYS[1], ARGV[1], id)
+  redis.call('XDEL', KEYS[1], id)
+end
+for _, letter in ipairs(batch.dead) do
+  redis.call('XADD', KEYS[2], '*', unpack(letter))
+end
+for user in pairs(users) do
+  redis.call('INCR', ARGV[3] .. user)
+  redis.call('EXPIRE', ARGV[3] .. user, ARGV[4])
+end
+for name, n in pairs(batch.counters) do
+  redis.call('HINCRBY', KEYS[3], name, n)
+end
+redis.call('HINCRBYFLOAT', KEYS[3], 'flush_seconds_sum', tostring(batch.seconds))
+"""
+)
+
+
+def ack(*, entries: list[Entry], stored_users: set[str], dead: list[DeadLetter], flushed: int, seconds: float) -> None:
+    """After the commit: forget the entries and their pending events, keep the dead letters, bump versions.
+
+    `flushed` events are in PostgreSQL now (stored or found stored); the flush took `seconds`.
+    """
+    at = datetime.now(UTC).isoformat()
+    counters = {"flushed": flushed, "dead_lettered": len(dead), "flushes": 1}
+    counters |= {f"flush_seconds_le_{bound}": 1 for bound in FLUSH_SECONDS_BUCKETS if seconds <= bound}
+    batch = {
+        "entries": [entry.id for entry in entries],
+        "stored_users": sorted(stored_users),
+        "dead": [[part for pair in letter.fields(at).items() for part in pair] for letter in dead],
+        "counters": counters,
+        "seconds": seconds,
+    }
+    args = [GROUP, _pending_key(""), _version_key(""), VERSION_TTL, orjson.dumps(batch)]
     with _translated_errors():
-        pipe.execute()
+        client().eval(_ACK, 3, STREAM, DEAD, STATS, *args)
 
 
-def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> None:
-    """Tell readers that the users' rows in PostgreSQL changed outside the buffer (best effort).
+def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> bool:
+    """Tell readers that the users' rows in PostgreSQL changed outside the buffer; say whether it was told.
 
     For deleted learners, also forget that they are known.
     """
@@ -506,26 +639,92 @@ def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> None:
             pipe.execute()
     except (BufferUnavailable, BufferFull) as exc:
         logger.warning("Could not bump user versions: %s", exc)
+        return False
+    return True
+
+
+# Take the lock, or renew it for the flusher that holds it (allow-oom: a full buffer must drain).
+_TAKE_LOCK = """#!lua flags=allow-oom
+assert(#KEYS == 1 and #ARGV == 2, 'take_lock takes KEYS lock; ARGV token, milliseconds')
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+@dataclass
+class FlushLock:
+    """The flush lock while a flusher holds it; it lapses `seconds` after it was last taken or renewed."""
+
+    token: str
+    seconds: float
+
+    def renew(self) -> bool:
+        """Hold the lock for `seconds` more; say whether it was still ours."""
+        with _translated_errors():
+            return bool(client().eval(_TAKE_LOCK, 1, LOCK, self.token, int(self.seconds * 1000)))
 
 
 @contextmanager
-def flush_lock(ttl_seconds: int) -> Iterator[bool]:
-    """Hold the flush lock if it is free; yield whether it was taken."""
-    r = client()
-    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4()}"
-    with _translated_errors():
-        taken = bool(r.set(LOCK, token, nx=True, ex=ttl_seconds))
+def flush_lock(seconds: float) -> Iterator[FlushLock | None]:
+    """Hold the flush lock if it is free, for `seconds` at a time; yield it, or None when another flusher has it."""
+    lock = FlushLock(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4()}", seconds)
+    taken = lock.renew()
     try:
-        yield taken
+        yield lock if taken else None
     finally:
         if taken:
-            # Release only our own lock: it may have expired and been taken by another flusher.
-            r.eval(
-                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-                1,
-                LOCK,
-                token,
-            )
+            # Release only our own lock: it may have lapsed and been taken by another flusher.
+            with _translated_errors():
+                client().eval(_RELEASE_LOCK, 1, LOCK, lock.token)
+
+
+# Upper bounds (seconds) of the flush-duration histogram kept in STATS, as Prometheus buckets.
+FLUSH_SECONDS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    """How the pipeline is doing, from the buffer's own Redis (the same for every process that asks)."""
+
+    entries: int  # stream entries (accepted requests) not yet flushed
+    oldest_age_seconds: float | None  # age of the oldest of them; None when the stream is empty
+    dead_letters: int  # events held in the dead-letter stream
+    accepted: int  # events accepted into the buffer, since this Redis was first used
+    flushed: int  # events whose flush committed (stored now, or found stored already)
+    dead_lettered: int  # events sent to the dead letters
+    flushes: int  # flushed batches
+    flush_seconds_sum: float  # their total duration
+    flush_seconds_buckets: dict[float, int]  # batches that took at most each bound (cumulative)
+
+
+def pipeline_stats() -> PipelineStats:
+    """Read the stream's depth and age and the pipeline's counters, in one round trip."""
+    pipe = client().pipeline(transaction=False)
+    pipe.xlen(STREAM)
+    pipe.xrange(STREAM, count=1)
+    pipe.xlen(DEAD)
+    pipe.hgetall(STATS)
+    pipe.time()
+    with _translated_errors():
+        entries, first, dead, counters, (seconds, micros) = pipe.execute()
+    oldest = None
+    if first:
+        first_ms = int(first[0][0].split(b"-")[0])
+        oldest = max(0.0, seconds + micros / 1e6 - first_ms / 1000)
+    counters = {k.decode(): v.decode() for k, v in counters.items()}
+    return PipelineStats(
+        entries=entries,
+        oldest_age_seconds=oldest,
+        dead_letters=dead,
+        accepted=int(counters.get("accepted", 0)),
+        flushed=int(counters.get("flushed", 0)),
+        dead_lettered=int(counters.get("dead_lettered", 0)),
+        flushes=int(counters.get("flushes", 0)),
+        flush_seconds_sum=float(counters.get("flush_seconds_sum", 0)),
+        flush_seconds_buckets={b: int(counters.get(f"flush_seconds_le_{b}", 0)) for b in FLUSH_SECONDS_BUCKETS},
+    )
 
 
 def backlog() -> dict[str, int]:

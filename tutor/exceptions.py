@@ -5,7 +5,6 @@ import logging
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -48,4 +47,7 @@ def handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )
+    # Imported here: rest_framework.views loads the authentication classes, which raise ServiceUnavailable.
+    from rest_framework.views import exception_handler
+
     return exception_handler(exc, context)

@@ -1,5 +1,6 @@
 """Serializer fields shared by several endpoints, so that they validate the same way."""
 
+import uuid
 from datetime import UTC, timedelta
 
 from django.conf import settings
@@ -7,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
+
+from tutor.buffer import EARLIEST_EVENT_TIME
 
 
 def in_utc(moment):
@@ -29,22 +32,37 @@ class BoundedIntegerField(serializers.IntegerField):
         return value
 
 
-class UserIdField(serializers.UUIDField):
-    default_error_messages = {"invalid": "user_id must be a UUID such as dcc44822-4b8d-43cf-be83-fb510ea07bae."}
+class UUIDTextField(serializers.UUIDField):
+    """A UUID written as text, and nothing else (DRF's field also takes integers, so `false` would be a UUID)."""
+
+    default_error_messages = {"invalid": "{field} must be a UUID such as dcc44822-4b8d-43cf-be83-fb510ea07bae."}
+
+    def to_internal_value(self, data):
+        try:
+            return uuid.UUID(data)
+        except (TypeError, ValueError, AttributeError):
+            self.fail("invalid", field=self.field_name)
+
+
+class UserIdField(UUIDTextField):
+    """The learner's id."""
 
 
 class EventTimeField(serializers.DateTimeField):
-    """When an error was made: ISO 8601, not in the future beyond the allowed clock skew."""
+    """When an error was made: ISO 8601, from EARLIEST_EVENT_TIME on, and no further ahead than the allowed skew."""
 
     default_error_messages = {
-        "future": "timestamp_utc is {skew} s or more in the future; send the time the error was made."
+        "future": "{field} is {skew} s or more in the future; send the time the error was made.",
+        "past": "{field} must be from {earliest} on.",
     }
 
     def to_internal_value(self, value):
         moment = super().to_internal_value(value)
         skew = settings.EVENT_MAX_CLOCK_SKEW_SECONDS
         if moment > timezone.now() + timedelta(seconds=skew):
-            self.fail("future", skew=skew)
+            self.fail("future", field=self.field_name, skew=skew)
+        if moment < EARLIEST_EVENT_TIME:
+            self.fail("past", field=self.field_name, earliest=EARLIEST_EVENT_TIME.isoformat().replace("+00:00", "Z"))
         return moment
 
 

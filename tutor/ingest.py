@@ -8,11 +8,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from tutor import buffer, learners
-from tutor.buffer import BufferedEvent, Event
+from tutor.buffer import BufferedEvent, DeadLetter, Event
 from tutor.exceptions import ServiceUnavailable, UnknownUsers
-from tutor.models import Error, ExerciseAttempt
+from tutor.models import Error, ExerciseAttempt, UnannouncedChange
 from tutor.ranking import forget_attempts
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,7 @@ def record_attempt(
             user_id=user_id, exercise_id=exercise_id, completed_at=completed_at, score=score
         )
     forget_attempts(user_id)
-    if buffer.enabled():
-        buffer.bump_versions([user_id])  # readers holding the learner's state drop it
+    _rows_changed({user_id})  # readers holding the learner's state drop it
     return attempt
 
 
@@ -92,8 +92,29 @@ def _push(events: list[Event], counter: buffer.Counter | None, users: set, unsee
 
 
 def _rows_changed(user_ids: set[uuid.UUID]) -> None:
-    if buffer.enabled():
-        buffer.bump_versions(user_ids)
+    """Tell the buffer's readers that the learners' rows changed; if it cannot be told now, the next flush will."""
+    if buffer.enabled() and not buffer.bump_versions(user_ids):
+        _owe_announcement(user_ids)
+
+
+def _owe_announcement(user_ids: set[uuid.UUID]) -> None:
+    UnannouncedChange.objects.bulk_create(
+        [UnannouncedChange(user_id=user_id, changed_at=timezone.now()) for user_id in user_ids],
+        update_conflicts=True,
+        unique_fields=["user"],
+        update_fields=["changed_at"],
+    )
+
+
+def announce_changes() -> int:
+    """Bump the buffer's versions of learners changed while it could not be told; return how many."""
+    owed = dict(UnannouncedChange.objects.values_list("user_id", "changed_at")[:10_000])
+    if not owed or not buffer.bump_versions(owed):
+        return 0
+    # Only the rows read here: a change recorded since then is announced by the next flush.
+    for user_id, changed_at in owed.items():
+        UnannouncedChange.objects.filter(user_id=user_id, changed_at=changed_at).delete()
+    return len(owed)
 
 
 def accept_events(events: list[Event], counter: buffer.Counter | None = None) -> None:
@@ -117,8 +138,13 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
         except buffer.BufferUnavailable as exc:
             logger.warning("Event buffer unreachable, writing %d events through: %s", len(events), exc)
     _refuse_unknown(unseen)
+    users = {e.user_id for e in events}
     try:
         with transaction.atomic():
+            if buffer.enabled():
+                # The buffer is down: readers that kept these learners' state there must drop it
+                # once it is back, and only PostgreSQL can carry that message until then.
+                _owe_announcement(users)
             Error.objects.bulk_create(
                 [
                     Error(
@@ -134,7 +160,7 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
             )
     except (OperationalError, InterfaceError) as exc:
         raise ServiceUnavailable("neither the event buffer nor the database can take events; retry later") from exc
-    _rows_changed({e.user_id for e in events})
+    _rows_changed(users)
 
 
 @dataclass
@@ -155,11 +181,17 @@ class FlushReport:
         self.problems += other.problems
 
 
-def flush(*, max_seconds: float | None = None, batch_size: int | None = None) -> FlushReport:
-    """Move buffered events into PostgreSQL until the buffer is empty (or `max_seconds` have passed)."""
+def flush(*, max_seconds: float | None = None, batch_size: int | None = None, lock=None) -> FlushReport:
+    """Move buffered events into PostgreSQL until the buffer is empty (or `max_seconds` have passed).
+
+    With the flush lock (`buffer.flush_lock`), it is renewed before each batch, and the flush
+    stops if another flusher took it over.
+    """
     report = FlushReport()
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     while deadline is None or time.monotonic() < deadline:
+        if lock is not None and not lock.renew():
+            break
         batch = flush_batch(batch_size=batch_size or settings.ERROR_FLUSH_BATCH)
         if batch.entries == 0:
             break
@@ -169,6 +201,7 @@ def flush(*, max_seconds: float | None = None, batch_size: int | None = None) ->
 
 def flush_batch(*, batch_size: int) -> FlushReport:
     """Claim one batch, commit it to PostgreSQL, and only then acknowledge it in Redis."""
+    started = time.monotonic()
     entries = buffer.claim(
         consumer=settings.ERROR_FLUSH_CONSUMER,
         count=batch_size,
@@ -176,51 +209,54 @@ def flush_batch(*, batch_size: int) -> FlushReport:
     )
     if not entries:
         return FlushReport()
-    dead = [(entry, None, entry.problem) for entry in entries if entry.problem]
+    dead = [DeadLetter(entry.id, entry.problem, raw=entry.raw) for entry in entries if entry.problem]
+    dead += [DeadLetter(entry.id, reason, event=row) for entry in entries for row, reason in entry.refused]
     events = [event for entry in entries for event in entry.events]
     entry_of = {id(event): entry for entry in entries for event in entry.events}
     # A crash from here to the commit leaves the entries claimed but unacknowledged: the next
     # flush claims them again. A crash after the commit makes the next flush insert nothing new.
     inserted, refused = store(events)
-    dead += [(entry_of[id(event)], event, reason) for event, reason in refused]
-    buffer.ack(entries=entries, stored_users={e.user_id for e in events}, dead=dead)
+    dead += [DeadLetter(entry_of[id(event)].id, reason, event=list(event)) for event, reason in refused]
+    buffer.ack(
+        entries=entries,
+        stored_users={e.user_id for e in events},
+        dead=dead,
+        flushed=len(events) - len(refused),
+        seconds=time.monotonic() - started,
+    )
     if dead:
-        logger.error("Flush sent %d events to the dead letters: %s", len(dead), sorted({d[2] for d in dead}))
+        logger.error("Flush sent %d events to the dead letters: %s", len(dead), sorted({d.reason for d in dead}))
     return FlushReport(
         batches=1,
         entries=len(entries),
-        events=len(events),
+        events=len(events) + sum(len(entry.refused) for entry in entries),
         inserted=inserted,
         dead=len(dead),
-        problems=[reason for _, _, reason in dead],
+        problems=[letter.reason for letter in dead],
     )
 
 
 def store(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, str]]]:
-    """Insert events in one transaction, ignoring known event_ids; return (inserted, refused with reasons)."""
+    """Insert events, ignoring known event_ids; return (inserted, refused with reasons).
+
+    Whatever PostgreSQL refuses, for any reason and in any combination, is refused alone: a
+    batch it refuses is split in halves, each stored on its own, down to the single events
+    it refuses. (The flush checks rows first, so this is for what only PostgreSQL can tell.)
+    """
     if not events:
         return 0, []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), connection.wrap_database_errors:
             return _copy_batch(events)
     except (OperationalError, InterfaceError):
         raise  # The database is away: nothing was committed, the entries stay claimed for a retry.
     except DatabaseError as exc:
-        logger.warning("Batch of %d events refused (%s); storing them one by one", len(events), exc)
-    inserted, refused = 0, []
-    with transaction.atomic():
-        for event in events:
-            try:
-                with transaction.atomic():
-                    count, orphans = _copy_batch([event])
-            except (OperationalError, InterfaceError):
-                raise
-            except DatabaseError as exc:
-                refused.append((event, f"refused by the database: {exc}".strip()))
-                continue
-            inserted += count
-            refused += orphans
-    return inserted, refused
+        if len(events) == 1:
+            return 0, [(events[0], f"refused by the database: {exc}".strip())]
+        logger.warning("Batch of %d events refused (%s); storing it in halves", len(events), exc)
+    half = len(events) // 2
+    first, second = store(events[:half]), store(events[half:])
+    return first[0] + second[0], first[1] + second[1]
 
 
 def _copy_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, str]]]:

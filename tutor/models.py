@@ -121,3 +121,18 @@ class ExerciseAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} did {self.exercise_id} at {self.completed_at:%Y-%m-%d %H:%M}"
+
+
+class UnannouncedChange(models.Model):
+    """A learner whose rows changed while the buffer could not be told; the next flush tells it.
+
+    Written in the same transaction as a write-through (or after a write whose version bump did
+    not reach the buffer), so that no process answers from state kept before the change for
+    longer than one flush interval once the buffer answers again.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S}"

@@ -8,9 +8,9 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from tutor import learners
-from tutor.buffer import Event, new_event_ids
+from tutor.buffer import EARLIEST_EVENT_TIME, Event, new_event_ids
 from tutor.exercise_content import content_errors
-from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField, in_utc
+from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField, UUIDTextField, in_utc
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.ranking import Ranking
 from tutor.taxonomy import CATEGORY_OF, ErrorCategory, ErrorSubCategory, pair_error
@@ -190,9 +190,7 @@ MAX_EVENTS_PER_REQUEST = 1000
 
 
 class ErrorEventSerializer(PairRuleMixin, serializers.Serializer):
-    event_id = serializers.UUIDField(
-        required=False, help_text="Client-chosen id that makes retries safe (default: generated)."
-    )
+    event_id = UUIDTextField(required=False, help_text="Client-chosen id that makes retries safe (default: generated).")
     user_id = UserIdField()
     errorCategory = serializers.ChoiceField(choices=ErrorCategory.choices)
     errorSubCategory = serializers.ChoiceField(choices=ErrorSubCategory.choices)
@@ -242,7 +240,11 @@ def plain_event(item) -> dict | None:
             moment = in_utc(moment)
         except (ValueError, OverflowError):
             return None
-        if moment > timezone.now() + timedelta(seconds=settings.EVENT_MAX_CLOCK_SKEW_SECONDS):
+        if (
+            not EARLIEST_EVENT_TIME
+            <= moment
+            <= timezone.now() + timedelta(seconds=settings.EVENT_MAX_CLOCK_SKEW_SECONDS)
+        ):
             return None
         valid["timestamp_utc"] = moment
     return valid

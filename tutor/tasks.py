@@ -11,9 +11,12 @@ logger = logging.getLogger(__name__)
 @shared_task(ignore_result=True)
 def flush_error_events() -> None:
     """Move buffered error events into PostgreSQL (run by beat every ERROR_FLUSH_INTERVAL seconds)."""
-    with buffer.flush_lock(ttl_seconds=settings.CELERY_TASK_TIME_LIMIT) as taken:
-        if not taken:
+    # The lock lapses two intervals after the flusher last renewed it (before each batch), so a
+    # flusher that died holds up the next one by at most that.
+    with buffer.flush_lock(seconds=2 * settings.ERROR_FLUSH_INTERVAL) as lock:
+        if lock is None:
             return  # Another flush is running; running both would be correct, only wasteful.
-        report = ingest.flush(max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2)
+        ingest.announce_changes()
+        report = ingest.flush(max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
     if report.entries:
         logger.info("Flushed %d events (%d new rows, %d dead letters)", report.events, report.inserted, report.dead)
