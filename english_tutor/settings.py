@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tutor.middleware.RequestMetricsMiddleware",  # first: it times every answer, the others' included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,6 +110,10 @@ ERROR_FLUSH_INTERVAL = env.float("ERROR_FLUSH_INTERVAL", default=2.0)
 ERROR_FLUSH_BATCH = env.int("ERROR_FLUSH_BATCH", default=200)
 ERROR_FLUSH_CONSUMER = env.str("ERROR_FLUSH_CONSUMER", default="flusher")
 ERROR_FLUSH_CLAIM_IDLE_SECONDS = env.int("ERROR_FLUSH_CLAIM_IDLE_SECONDS", default=60)
+# /healthz answers "degraded" once the oldest unflushed event is older than this.
+HEALTH_MAX_FLUSH_LAG_SECONDS = env.float("HEALTH_MAX_FLUSH_LAG_SECONDS", default=60.0)
+if HEALTH_MAX_FLUSH_LAG_SECONDS <= 0:
+    raise ImproperlyConfigured("HEALTH_MAX_FLUSH_LAG_SECONDS must be a positive number of seconds.")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_TASK_SERIALIZER = "json"

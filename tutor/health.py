@@ -1,4 +1,7 @@
-"""Whether the service's dependencies answer: for load balancers and container health checks."""
+"""Whether the service can do its work: for load balancers and container health checks."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import redis
 from django.conf import settings
@@ -7,7 +10,38 @@ from django.db import DatabaseError, connection
 from tutor import buffer
 
 
-def problems() -> dict[str, str]:
+class Status(StrEnum):
+    OK = "ok"
+    # Every dependency answers, so requests are served, but accepted events wait too long for the flush.
+    DEGRADED = "degraded"
+    UNAVAILABLE = "unavailable"  # some dependency does not answer
+
+
+@dataclass(frozen=True)
+class Health:
+    status: Status
+    problems: dict[str, str] = field(default_factory=dict)  # what is wrong, by dependency or stage
+
+
+def check() -> Health:
+    """Say whether every dependency answers and, if so, whether the flush keeps up with accepted events."""
+    unanswered = _unanswered()
+    if unanswered:
+        return Health(Status.UNAVAILABLE, unanswered)
+    if buffer.enabled():
+        try:
+            age = buffer.pipeline_stats().oldest_age_seconds
+        except buffer.BufferUnavailable as exc:
+            return Health(Status.UNAVAILABLE, {"event_buffer": f"unreachable: {exc}"})
+        bound = settings.HEALTH_MAX_FLUSH_LAG_SECONDS
+        if age is not None and age > bound:
+            return Health(
+                Status.DEGRADED, {"flush": f"the oldest unflushed event is {age:.1f} s old (bound: {bound:g} s)"}
+            )
+    return Health(Status.OK)
+
+
+def _unanswered() -> dict[str, str]:
     """Return each dependency that does not answer, with why (empty when all is well)."""
     found = {}
     try:

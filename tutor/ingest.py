@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from tutor import buffer, learners
+from tutor import buffer, learners, metrics
 from tutor.buffer import BufferedEvent, DeadLetter, Event
 from tutor.exceptions import ServiceUnavailable, UnknownUsers
 from tutor.models import Error, ExerciseAttempt, UnannouncedChange
@@ -160,6 +160,7 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
             )
     except (OperationalError, InterfaceError) as exc:
         raise ServiceUnavailable("neither the event buffer nor the database can take events; retry later") from exc
+    metrics.EVENTS_WRITTEN_THROUGH.inc(len(events))
     _rows_changed(users)
 
 
