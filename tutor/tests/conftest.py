@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from tutor import buffer
 from tutor.tests.factories import ErrorFactory, ExerciseFactory, UserFactory
+from tutor.tests.redis_server import RedisServer
 
 DEMO_USER_ID = "dcc44822-4b8d-43cf-be83-fb510ea07bae"
 
@@ -57,3 +58,18 @@ def make_error(db):
 @pytest.fixture
 def make_exercise(db):
     return ExerciseFactory
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """Start redis-server instances of this test's own (to stop, kill or fill), stopped at its end."""
+    servers = []
+
+    def start(*options):
+        server = RedisServer(tmp_path, *options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

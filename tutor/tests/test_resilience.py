@@ -6,28 +6,14 @@ from django.db import connection
 
 from tutor import buffer
 from tutor.models import Error
-from tutor.tests.redis_server import RedisServer
+from tutor.taxonomy import CATEGORY_OF
 
 EVENTS = "/api/error-events"
 RANKING = "/api/generate-exercise"
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    servers = []
-
-    def start(*options):
-        server = RedisServer(tmp_path, *options)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def event(user, sub=3):
-    return {"user_id": str(user.pk), "errorCategory": 1, "errorSubCategory": sub}
+def event(user, sub=3, **extra):
+    return {"user_id": str(user.pk), "errorCategory": CATEGORY_OF[sub], "errorSubCategory": sub, **extra}
 
 
 def frequencies(api, user):

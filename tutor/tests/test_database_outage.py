@@ -1,0 +1,127 @@
+"""A PostgreSQL outage longer than the token cache, against gunicorn on a private PostgreSQL cluster."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+
+from tutor.tests.postgres_server import PostgresServer
+from tutor.tests.redis_server import RedisServer, free_port
+
+TOKEN_CACHE_SECONDS = 1
+SETUP = """
+from rest_framework.authtoken.models import Token
+from django.contrib.auth import get_user_model
+from tutor.models import User
+learner = User.objects.create(username="ada", email="ada@example.com", first_name="Ada", last_name="L")
+accounts = [get_user_model().objects.create_user(username=name) for name in ("used", "never-used")]
+print(learner.pk, *(Token.objects.create(user=account).key for account in accounts))
+"""
+
+
+class Stack:
+    """gunicorn (2 workers) on a private PostgreSQL cluster and a private Redis (buffer and cache)."""
+
+    def __init__(self, workdir):
+        self.pg = PostgresServer()
+        self.redis = RedisServer(workdir, "--appendonly", "yes")
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "english_tutor.settings",
+            "DJANGO_SECRET_KEY": "outage-test-" + uuid.uuid4().hex,
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": self.pg.create_database("tutor"),
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/1",
+            "EVENT_BUFFER_URL": f"redis://127.0.0.1:{self.redis.port}/0",
+            "TOKEN_CACHE_SECONDS": str(TOKEN_CACHE_SECONDS),
+            "GUNICORN_WORKERS": "2",
+        }
+        self.manage("migrate", "--no-input")
+        self.learner, self.token, self.unused_token = self.manage("shell", "-c", SETUP).splitlines()[-1].split()
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:english_tutor.gunicorn", "english_tutor.wsgi:application"],
+            env={**self.env, "GUNICORN_BIND": self.url.removeprefix("http://")},
+            cwd=settings.BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+
+    def manage(self, *args) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            env=self.env,
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def post_events(self, token: str, count: int = 1) -> requests.Response:
+        events = [{"user_id": self.learner, "errorCategory": 1, "errorSubCategory": 3} for _ in range(count)]
+        return requests.post(
+            f"{self.url}/api/error-events", json=events, headers={"Authorization": f"Token {token}"}, timeout=10
+        )
+
+    def stored(self) -> int:
+        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+            return conn.execute("SELECT count(*) FROM tutor_error").fetchone()[0]
+
+    def close(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=30)
+        self.redis.stop()
+        self.pg.destroy()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    running = Stack(tmp_path)
+    yield running
+    running.close()
+
+
+def test_events_are_accepted_for_as_long_as_postgresql_is_down_and_counted_once_it_is_back(stack):
+    assert stack.post_events(stack.token).status_code == 202  # the token is verified now
+    stack.pg.stop("immediate")
+    time.sleep(TOKEN_CACHE_SECONDS + 0.5)
+
+    answers = []
+    deadline = time.monotonic() + 4 * TOKEN_CACHE_SECONDS
+    while time.monotonic() < deadline:
+        answers.append(stack.post_events(stack.token, count=5).status_code)
+        time.sleep(0.1)
+    never_checked = stack.post_events(stack.unused_token)
+
+    assert set(answers) == {202}
+    assert never_checked.status_code == 503
+    assert never_checked.headers["Retry-After"]
+    stack.pg.start()
+    stack.manage("flush_error_events")
+    assert stack.stored() == 1 + 5 * len(answers)
+
+
+def test_a_revoked_token_stops_working_within_the_token_cache_time(stack):
+    assert stack.post_events(stack.token).status_code == 202
+    with psycopg.connect(stack.env["DATABASE_URL"]) as conn:
+        conn.execute("DELETE FROM authtoken_token WHERE key = %s", [stack.token])
+
+    time.sleep(TOKEN_CACHE_SECONDS + 0.5)
+
+    assert {stack.post_events(stack.token).status_code for _ in range(6)} == {401}
