@@ -35,13 +35,17 @@ class BoundedIntegerField(serializers.IntegerField):
 class UUIDTextField(serializers.UUIDField):
     """A UUID written as text, and nothing else (DRF's field also takes integers, so `false` would be a UUID)."""
 
-    default_error_messages = {"invalid": "{field} must be a UUID such as dcc44822-4b8d-43cf-be83-fb510ea07bae."}
-
     def to_internal_value(self, data):
         try:
             return uuid.UUID(data)
         except (TypeError, ValueError, AttributeError):
-            self.fail("invalid", field=self.field_name)
+            self.fail("invalid")
+
+    def fail(self, key, **kwargs):
+        if key in ("invalid", "null"):
+            message = f"{self.field_name} must be a UUID such as dcc44822-4b8d-43cf-be83-fb510ea07bae."
+            raise serializers.ValidationError(message, code=key)
+        super().fail(key, **kwargs)
 
 
 class UserIdField(UUIDTextField):
