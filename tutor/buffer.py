@@ -48,6 +48,7 @@ import os
 import re
 import socket
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -156,10 +157,6 @@ class BufferedEvent(NamedTuple):
     subcategory: int
     micros: int
 
-    @property
-    def member(self) -> str:
-        return f"{self.event_id}:{self.subcategory}"
-
 
 @dataclass(frozen=True)
 class PendingEvent:
@@ -256,12 +253,15 @@ def _on_connect(connection: redis.Connection) -> None:
         raise redis.exceptions.ConnectionError(f"could not start the buffer's epoch: {exc}") from exc
 
 
+FLUSH_TIMEOUT_SECONDS = 30
+
+
 @cache
-def _client(url: str, single_connection_for_pid: int | None = None) -> redis.Redis:
+def _client(url: str, single_connection_for_pid: int | None = None, timeout: float | None = None) -> redis.Redis:
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=settings.EVENT_BUFFER_TIMEOUT,
-        socket_timeout=settings.EVENT_BUFFER_TIMEOUT,
+        socket_timeout=timeout or settings.EVENT_BUFFER_TIMEOUT,
         health_check_interval=30,
         single_connection_client=single_connection_for_pid is not None,
         redis_connect_func=_on_connect,
@@ -270,6 +270,11 @@ def _client(url: str, single_connection_for_pid: int | None = None) -> redis.Red
 
 def client() -> redis.Redis:
     return _client(settings.EVENT_BUFFER_URL)
+
+
+def _flush_client() -> redis.Redis:
+    """The flusher's client: a batch's claim and acknowledgement may take longer than a request may wait."""
+    return _client(settings.EVENT_BUFFER_URL, timeout=FLUSH_TIMEOUT_SECONDS)
 
 
 def _request_client() -> redis.Redis:
@@ -345,9 +350,9 @@ def _decode(entry_id: bytes, fields: dict | None) -> Entry:
     return entry
 
 
-# A pending member and its key, built from a stream entry's event row by the same Lua code when
-# an event is accepted (ZADD) and when its entry is acknowledged (ZREM): a member never outlives
-# its entry, whatever the row holds.
+# A pending member: "<event_id>:<subcategory>" in the set of the event's learner, added by the
+# push script from the stream entry's own rows. `pending_member` below builds the same from a row
+# read back, so the acknowledgement removes every member its entry added, whatever the row holds.
 _MEMBER = """
 local function member(e)
   return e[1] .. ':' .. string.format('%d', e[4])
@@ -356,6 +361,20 @@ local function pending_key(prefix, e)
   return prefix .. e[2]
 end
 """
+
+
+def pending_member(row: object) -> tuple[str, str] | None:
+    """Return (user_id, member) that the push script added for this stream row, or None if it added none.
+
+    The push script builds members only from rows our encoder wrote: text ids and an integer
+    subcategory; a row of any other shape could not have come through it.
+    """
+    if type(row) in (list, BufferedEvent) and len(row) == len(BufferedEvent._fields):
+        event_id, user_id, _, sub, _ = row
+        if type(event_id) is str and type(user_id) is str and type(sub) is int:
+            return user_id, f"{event_id}:{sub}"
+    return None
+
 
 # Counting is the script's first write: with the buffer full (noeviction) Redis refuses that
 # first write and the script writes nothing, so a request is accepted whole or not at all.
@@ -540,7 +559,7 @@ def _read_group(r: redis.Redis, consumer: str, start: str, count: int) -> list:
 
 def claim(*, consumer: str, count: int, min_idle_ms: int) -> list[Entry]:
     """Claim up to `count` entries: this consumer's unacknowledged ones, then idle ones of others, then new ones."""
-    r = client()
+    r = _flush_client()
     with _translated_errors():
         # Entries this consumer name read before and never acknowledged: a flush that died.
         claimed = _read_group(r, consumer, "0", count)
@@ -553,45 +572,32 @@ def claim(*, consumer: str, count: int, min_idle_ms: int) -> list[Entry]:
     return [_decode(entry_id, fields) for entry_id, fields in claimed]
 
 
-# The batch's entries and their pending members go first: that frees memory, and a reader sees
-# the events either still pending under the old versions or gone under the new ones (one script,
-# so one atomic step). Then what needs new memory: dead letters, versions, counters. allow-oom:
-# a full buffer must drain, and this frees at least what it adds.
-_ACK = (
-    "#!lua flags=allow-oom\n"
-    + _MEMBER
-    + """
-assert(#KEYS == 3 and #ARGV == 5,
-  'ack takes KEYS stream, dead letters, stats; ARGV group, pending prefix, version prefix, version ttl, batch')
+# The batch's pending members and entries go first: that frees memory, and a reader sees the
+# events either still pending under the old versions or gone under the new ones (one script, so
+# one atomic step). Then what needs new memory: dead letters, versions, counters. allow-oom: a
+# full buffer must drain, and this frees at least what it adds.
+_ACK = """#!lua flags=allow-oom
+assert(#KEYS == 3 and #ARGV >= 5,
+  'ack takes KEYS stream, dead letters, stats; ARGV group, pending prefix, version prefix, version ttl, ' ..
+  'batch, then the members named by batch.pending')
 local batch = cjson.decode(ARGV[5])
-local users = {}
-for _, user in ipairs(batch.stored_users) do users[user] = true end
-local function member_of(e)
-  return pending_key(ARGV[2], e), member(e), tostring(e[2])
+local at = 6
+for _, group in ipairs(batch.pending) do
+  local user, count = group.user, group.count
+  -- In slices: Lua unpacks at most a few thousand values at once.
+  for first = at, at + count - 1, 1000 do
+    redis.call('ZREM', ARGV[2] .. user, unpack(ARGV, first, math.min(first + 999, at + count - 1)))
+  end
+  at = at + count
 end
 for _, id in ipairs(batch.entries) do
-  local found = redis.call('XRANGE', KEYS[1], id, id)
-  if #found == 1 then
-    local fields = found[1][2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'events' then
-        local decoded, rows = pcall(cjson.decode, fields[i + 1])
-        if decoded and type(rows) == 'table' then
-          for _, e in ipairs(rows) do
-            local named, key, m, user = pcall(member_of, e)
-            if named and redis.call('ZREM', key, m) == 1 then users[user] = true end
-          end
-        end
-      end
-    end
-  end
   redis.call('XACK', KEYS[1], ARGV[1], id)
   redis.call('XDEL', KEYS[1], id)
 end
 for _, letter in ipairs(batch.dead) do
   redis.call('XADD', KEYS[2], '*', unpack(letter))
 end
-for user in pairs(users) do
+for _, user in ipairs(batch.changed_users) do
   redis.call('INCR', ARGV[3] .. user)
   redis.call('EXPIRE', ARGV[3] .. user, ARGV[4])
 end
@@ -600,27 +606,35 @@ for name, n in pairs(batch.counters) do
 end
 redis.call('HINCRBYFLOAT', KEYS[3], 'flush_seconds_sum', tostring(batch.seconds))
 """
-)
 
 
 def ack(*, entries: list[Entry], stored_users: set[str], dead: list[DeadLetter], flushed: int, seconds: float) -> None:
     """After the commit: forget the entries and their pending events, keep the dead letters, bump versions.
 
+    The versions of `stored_users` and of every learner whose pending events change are bumped.
     `flushed` events are in PostgreSQL now (stored or found stored); the flush took `seconds`.
     """
+    members = defaultdict(list)
+    for entry in entries:
+        for row in [*entry.events, *(row for row, _ in entry.refused)]:
+            found = pending_member(row)
+            if found:
+                members[found[0]].append(found[1])
     at = datetime.now(UTC).isoformat()
     counters = {"flushed": flushed, "dead_lettered": len(dead), "flushes": 1}
     counters |= {f"flush_seconds_le_{bound}": 1 for bound in FLUSH_SECONDS_BUCKETS if seconds <= bound}
     batch = {
+        "pending": [{"user": user, "count": len(user_members)} for user, user_members in members.items()],
         "entries": [entry.id for entry in entries],
-        "stored_users": sorted(stored_users),
+        "changed_users": sorted(stored_users | set(members)),
         "dead": [[part for pair in letter.fields(at).items() for part in pair] for letter in dead],
         "counters": counters,
         "seconds": seconds,
     }
     args = [GROUP, _pending_key(""), _version_key(""), VERSION_TTL, orjson.dumps(batch)]
+    args += [member for user_members in members.values() for member in user_members]
     with _translated_errors():
-        client().eval(_ACK, 3, STREAM, DEAD, STATS, *args)
+        _flush_client().eval(_ACK, 3, STREAM, DEAD, STATS, *args)
 
 
 def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> bool:
