@@ -16,7 +16,7 @@ def compose() -> dict:
 def test_every_service_is_defined_with_an_image_or_the_app_build():
     services = compose()["services"]
 
-    assert {"postgres", "redis-cache", "redis-buffer", *APP_SERVICES} <= set(services)
+    assert {"postgres", "redis-cache", "redis-buffer", "redis-broker", *APP_SERVICES} <= set(services)
     for name, service in services.items():
         assert "image" in service or service.get("build") == ".", name
     assert (ROOT / "Dockerfile").is_file()
@@ -45,6 +45,12 @@ def test_the_event_buffer_never_evicts_and_persists():
 
     assert "--maxmemory-policy noeviction" in command
     assert "--appendonly yes" in command
+
+
+def test_celery_messages_never_share_the_buffers_redis():
+    environment = compose()["x-app"]["environment"]
+
+    assert environment["CELERY_BROKER_URL"].split("/")[2] != environment["EVENT_BUFFER_URL"].split("/")[2]
 
 
 def test_the_web_health_check_calls_the_health_endpoint(client, db):
