@@ -139,7 +139,7 @@ def test_a_worker_killed_mid_flush_loses_nothing_and_a_fresh_worker_recovers(use
     start_worker()
 
     def recovered():
-        flush_error_events.delay()  # beat's job; the dead worker's lock expires within its time limit
+        flush_error_events.delay()  # beat's job; the dead worker's lock lapses within two flush intervals
         return Error.objects.filter(user=user).count() == 40
 
     wait_for(recovered, 40, "the fresh worker did not recover the entries")
