@@ -53,14 +53,24 @@ class KnownUserIdField(UserIdField):
 
 
 class ErrorSerializer(PairRuleMixin, serializers.ModelSerializer):
-    user = UserSerializer(read_only=True)
-    user_id = KnownUserIdField(write_only=True)
+    """An error as any client reports it and gets it back: the learner by id only, never their profile."""
+
+    user_id = KnownUserIdField()
     timestamp_utc = EventTimeField(required=False, help_text="When the error was made (default: now).")
 
     class Meta:
         model = Error
-        fields = ("id", "event_id", "user", "user_id", "errorCategory", "errorSubCategory", "timestamp_utc")
+        fields = ("id", "event_id", "user_id", "errorCategory", "errorSubCategory", "timestamp_utc")
         read_only_fields = ("id", "event_id")
+
+
+class StoredErrorSerializer(ErrorSerializer):
+    """An error as staff read it, with the learner's profile."""
+
+    user = UserSerializer(read_only=True)
+
+    class Meta(ErrorSerializer.Meta):
+        fields = ("id", "event_id", "user", "user_id", "errorCategory", "errorSubCategory", "timestamp_utc")
 
 
 class ExerciseSerializer(PairRuleMixin, serializers.ModelSerializer):

@@ -24,6 +24,7 @@ from tutor.serializers import (
     ExerciseSerializer,
     GenerateExerciseQuery,
     GenerateExerciseResponse,
+    StoredErrorSerializer,
     UserSerializer,
     parse_error_events,
     plain_query,
@@ -69,9 +70,12 @@ class ErrorViewSet(
     """Errors learners made, stored one by one (for streams of events use /api/error-events)."""
 
     queryset = Error.objects.select_related("user")
-    serializer_class = ErrorSerializer
+    serializer_class = StoredErrorSerializer  # reading is for staff only
     filterset_class = ErrorFilter
     permission_classes = [CreateOrStaff]
+
+    def get_serializer_class(self):
+        return ErrorSerializer if self.action == "create" else StoredErrorSerializer
 
     def perform_create(self, serializer):
         data = serializer.validated_data

@@ -20,7 +20,8 @@ def test_it_stores_an_error_and_returns_the_row(staff_api, user):
     stored = Error.objects.get(pk=body["id"])
     assert (stored.user_id, stored.errorCategory, stored.errorSubCategory) == (user.pk, 1, 3)
     assert stored.timestamp_utc.isoformat() == "2026-01-02T03:04:05+00:00"
-    assert body["user"]["id"] == str(user.pk)
+    assert body["user_id"] == str(user.pk)
+    assert "user" not in body
     assert body["event_id"] == str(stored.event_id)
 
 
