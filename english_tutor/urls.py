@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/", include("tutor.urls")),
 ]
 
+handler400 = "tutor.views.refused"
 handler404 = "tutor.views.not_found"
 handler500 = "tutor.views.server_failed"

@@ -1,8 +1,9 @@
 from uuid import UUID
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAdminUser
@@ -198,6 +199,16 @@ def healthz(request):
     report = health.check()
     body = {"status": report.status, "problems": report.problems} if report.problems else {"status": report.status}
     return JsonResponse(body, status=503 if report.status == health.Status.UNAVAILABLE else 200)
+
+
+def refused(request, exception):
+    """Answer a request Django refuses before any view runs (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, ...)."""
+    if request.path.startswith("/api/"):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse(
+            {"error": f"The request was refused: {exception}. A body may hold at most {limit:,} bytes."}, status=400
+        )
+    return bad_request(request, exception)
 
 
 def not_found(request, exception):

@@ -123,6 +123,14 @@ def test_a_server_error_under_api_is_json_without_a_traceback():
     assert response.content == b'{"error": "Internal server error"}'
 
 
+def test_a_body_too_large_is_refused_with_json(api, db):
+    response = api.post("/api/error-events", b"[" + b" " * 3_000_000 + b"]", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "at most 2,621,440 bytes" in response.json()["error"]
+
+
 def test_the_demo_user_answers_for_a_staff_token(staff_api, db):
     from django.core.management import call_command
 
