@@ -124,7 +124,7 @@ def seed(*, users: int, errors: int) -> None:
 
 
 def prepare(args: argparse.Namespace) -> str:
-    """Create and migrate the database, seed it, and return a staff token for the API calls."""
+    """Create and migrate the database, seed it, and return a staff API key for the API calls."""
     import django
     from django.core.management import call_command
 
@@ -134,17 +134,17 @@ def prepare(args: argparse.Namespace) -> str:
     seed(users=args.users, errors=args.errors)
     call_command("seed_demo", verbosity=0)
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
+    from tutor import api_keys
     from tutor.models import User
 
     client, _ = get_user_model().objects.get_or_create(username="bench-client", defaults={"is_staff": True})
-    token, _ = Token.objects.get_or_create(user=client)
+    _, key = api_keys.create(client=client, name="bench")
     WORK.mkdir(parents=True, exist_ok=True)
     ids = [str(pk) for pk in User.objects.filter(username__startswith="bench-").values_list("pk", flat=True)]
     random.Random(7).shuffle(ids)
     (WORK / "users.txt").write_text("\n".join(ids) + "\n")
-    return token.key
+    return key
 
 
 class Stack:

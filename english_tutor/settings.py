@@ -1,25 +1,28 @@
 """Settings for English Tutor, every knob read from the environment (see the README's table).
 
-A malformed value stops the process at start-up with the variable's name, rather than running
-with a surprise.
+Every variable goes through a strict reader of english_tutor.environment: a malformed or
+out-of-range value stops the process at start-up (web, worker, beat and management commands alike)
+with the variable's name, its value and what is allowed, rather than running with a surprise.
+The refusals are collected from here to environment.check(), the last line, so that one failed
+start names every one of them.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
-import environ
-from django.core.exceptions import ImproperlyConfigured
+from english_tutor import environment
+
+environment.collect()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+DEBUG = environment.boolean("DJANGO_DEBUG", default=False)
+SECRET_KEY = environment.text("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+        environment.refuse("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = "insecure-development-key-used-only-with-DJANGO_DEBUG-on"
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = environment.hosts("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -30,10 +33,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tutor",
 ]
 
@@ -47,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tutor.middleware.PageMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a refused admin sign-in into the lockout page, which then gets the others' headers.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "english_tutor.urls"
@@ -67,8 +72,8 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES = {"default": environment.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = environment.integer("DATABASE_CONN_MAX_AGE", default=60, low=0, high=86_400)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters bound by the server, so psycopg prepares each statement a connection runs often:
@@ -76,7 +81,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = environment.url("REDIS_URL", default="", schemes=("redis", "rediss"), empty_allowed=True)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -94,36 +99,48 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
+CACHE_TIMEOUT = environment.integer("CACHE_TIMEOUT", default=300, low=1, high=86_400)
 # How long what readers keep of a learner (counts, level, attempts, last answer) lives in the
 # buffer's Redis (every change that matters invalidates it at once; this only bounds how late an
 # error leaves the trailing edge of a last_n_days window).
-RANKING_CACHE_SECONDS = env.int("RANKING_CACHE_SECONDS", default=300)
+RANKING_CACHE_SECONDS = environment.integer("RANKING_CACHE_SECONDS", default=300, low=1, high=86_400)
 
 # The real-time buffer of error events; it needs PostgreSQL as the database it flushes into.
 _on_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-EVENT_BUFFER_URL = env.str("EVENT_BUFFER_URL", default=REDIS_URL if _on_postgres else "")
+# Set to the empty string, no buffer: events are written straight to the database.
+EVENT_BUFFER_URL = environment.url(
+    "EVENT_BUFFER_URL", default=REDIS_URL if _on_postgres else "", schemes=("redis", "rediss"), empty_allowed=True
+)
 if EVENT_BUFFER_URL and not _on_postgres:
-    raise ImproperlyConfigured("EVENT_BUFFER_URL needs DATABASE_URL to point at PostgreSQL.")
-EVENT_BUFFER_TIMEOUT = env.float("EVENT_BUFFER_TIMEOUT", default=0.5)
-ERROR_FLUSH_INTERVAL = env.float("ERROR_FLUSH_INTERVAL", default=2.0)
-ERROR_FLUSH_BATCH = env.int("ERROR_FLUSH_BATCH", default=200)
-ERROR_FLUSH_CONSUMER = env.str("ERROR_FLUSH_CONSUMER", default="flusher")
-ERROR_FLUSH_CLAIM_IDLE_SECONDS = env.int("ERROR_FLUSH_CLAIM_IDLE_SECONDS", default=60)
+    environment.refuse("EVENT_BUFFER_URL needs DATABASE_URL to point at PostgreSQL.")
+EVENT_BUFFER_TIMEOUT = environment.number("EVENT_BUFFER_TIMEOUT", default=0.5, high=60)
+ERROR_FLUSH_INTERVAL = environment.number("ERROR_FLUSH_INTERVAL", default=2.0, high=3600)
+ERROR_FLUSH_BATCH = environment.integer("ERROR_FLUSH_BATCH", default=200, low=1, high=100_000)
+ERROR_FLUSH_CONSUMER = environment.word("ERROR_FLUSH_CONSUMER", default="flusher")
+ERROR_FLUSH_CLAIM_IDLE_SECONDS = environment.integer("ERROR_FLUSH_CLAIM_IDLE_SECONDS", default=60, low=1, high=86_400)
 # /healthz answers "degraded" once the oldest unflushed event is older than this.
-HEALTH_MAX_FLUSH_LAG_SECONDS = env.float("HEALTH_MAX_FLUSH_LAG_SECONDS", default=60.0)
-if HEALTH_MAX_FLUSH_LAG_SECONDS <= 0:
-    raise ImproperlyConfigured("HEALTH_MAX_FLUSH_LAG_SECONDS must be a positive number of seconds.")
+HEALTH_MAX_FLUSH_LAG_SECONDS = environment.number("HEALTH_MAX_FLUSH_LAG_SECONDS", default=60.0, high=86_400)
+# prometheus_client reads it itself, at import (tutor.metrics too); checked here so that a directory
+# that is missing or read-only stops the start, not the first request that counts something.
+PROMETHEUS_MULTIPROC_DIR = environment.directory("PROMETHEUS_MULTIPROC_DIR")
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_URL = environment.url(
+    "CELERY_BROKER_URL", default=REDIS_URL or "memory://", schemes=("redis", "rediss", "memory", "amqp")
+)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+CELERY_TASK_SOFT_TIME_LIMIT = environment.integer("CELERY_TASK_SOFT_TIME_LIMIT", default=60, low=1, high=86_400)
+CELERY_TASK_TIME_LIMIT = environment.integer("CELERY_TASK_TIME_LIMIT", default=90, low=2, high=86_400)
+# The soft limit lets a task stop cleanly; at or past the hard limit it would never get the chance.
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    environment.refuse(
+        f"CELERY_TASK_TIME_LIMIT must be greater than CELERY_TASK_SOFT_TIME_LIMIT ({CELERY_TASK_SOFT_TIME_LIMIT}), "
+        f"not '{CELERY_TASK_TIME_LIMIT}'."
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "flush-error-events": {
@@ -140,6 +157,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a locked-out sign-in before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# The brake on password guessing at the admin's login (tutor/lockout.py says what it guarantees).
+ADMIN_LOCKOUT_FAILURES = environment.integer("ADMIN_LOCKOUT_FAILURES", default=5, low=1, high=100)
+ADMIN_LOCKOUT_MINUTES = environment.integer("ADMIN_LOCKOUT_MINUTES", default=15, low=1, high=1440)
+AXES_ONLY_ADMIN_SITE = True
+# Counted in PostgreSQL, so every worker and every instance sees the same failures.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = ADMIN_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOCKOUT_MINUTES)
+# Attempts refused while locked are not recorded: a flood of them only reads (axes would otherwise
+# append each one to its row), and a lock ends at most ADMIN_LOCKOUT_MINUTES after the failure that closed it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# One count per username and one per address, whatever the browser: either reaching the limit locks.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The address by the API's rule, with its trusted-proxy count (NUM_PROXIES, from API_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "tutor.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "tutor.lockout.lockout_response"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -159,11 +199,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["tutor.json_codec.FastJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tutor.json_codec.JSONFirstNegotiation",
-    "DEFAULT_PARSER_CLASSES": [
-        "tutor.json_codec.FastJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: a form's text ("null", "") cannot say what JSON says, so the documented contract is JSON.
+    "DEFAULT_PARSER_CLASSES": ["tutor.json_codec.FastJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "tutor.pagination.EnvelopePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -175,10 +213,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["tutor.throttling.ClientRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": env.dict("API_THROTTLE_RATES", default={"client": "6000/min"}),
+    # Only the scopes tutor.throttling defines: a misspelt scope would leave its requests unthrottled.
+    "DEFAULT_THROTTLE_RATES": environment.rates(
+        "API_THROTTLE_RATES",
+        default={"client": "6000/min", "auth_failures": "30/min"},
+        scopes=("client", "auth_failures"),
+    ),
+    # A client's IP, for throttling: the socket's peer, unless N proxies in front each append the
+    # address they saw to X-Forwarded-For; then its Nth address from the end. What a client writes there is ignored.
+    "NUM_PROXIES": environment.integer("API_TRUSTED_PROXIES", default=0, low=0, high=10),
 }
-# How long a verified API token is trusted from the cache (a revoked token stops working within this).
-TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=60)
+# How long a verified API key is trusted from the cache (a revoked key stops working within this).
+TOKEN_CACHE_SECONDS = environment.integer("TOKEN_CACHE_SECONDS", default=60, low=0, high=3600)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "English Tutor API",
@@ -193,6 +239,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tutor.schema.add_error_responses",
+        "tutor.schema.add_rules",
+        "tutor.schema.add_links",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ErrorCategoryEnum": "tutor.taxonomy.ErrorCategory",
@@ -206,18 +254,22 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": environment.choice("LOG_LEVEL", default="INFO", choices=environment.LOG_LEVELS),
+    },
 }
 
 # Behind TLS (see the README's deployment section), switch these on from the environment.
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+SECURE_SSL_REDIRECT = environment.boolean("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# Up to two years; the browsers' preload list asks for at least one (31536000).
+SECURE_HSTS_SECONDS = environment.integer("DJANGO_SECURE_HSTS_SECONDS", default=0, low=0, high=63_072_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = environment.boolean("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = environment.boolean("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = environment.boolean("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+CSRF_TRUSTED_ORIGINS = environment.origins("DJANGO_CSRF_TRUSTED_ORIGINS")
+if environment.boolean("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -225,4 +277,7 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 # How far in the future (clock skew) an error's timestamp_utc may be before it is refused.
-EVENT_MAX_CLOCK_SKEW_SECONDS = env.int("EVENT_MAX_CLOCK_SKEW_SECONDS", default=300)
+EVENT_MAX_CLOCK_SKEW_SECONDS = environment.integer("EVENT_MAX_CLOCK_SKEW_SECONDS", default=300, low=0, high=86_400)
+
+# Last: stop the start here, naming every value refused above (add settings above this line).
+environment.check()

@@ -30,7 +30,8 @@ Keys:
                               as current
 - tutor:epoch:run             the Redis run (server run_id) the epoch belongs to: the first connection
                               to a restarted Redis starts a new epoch, before any state is read through it
-- tutor:throttle:<client>:<n> the API throttle's request counter of window n (Counter)
+- tutor:throttle:<client>:<n> a throttle's counter of window n (Counter): requests per API client,
+                              failed authentications per client IP
 - tutor:events:dead           stream of events that could not be stored, with the reason
 - tutor:stats                 hash of the pipeline's counters (accepted, flushed, dead_lettered, flushes,
                               flush durations), read by the metrics endpoint
@@ -116,7 +117,7 @@ class UnknownLearners(Exception):
 
 @dataclass(frozen=True)
 class Counter:
-    """The throttle's request counter for one client and window, counted in the same round trip as a read or write."""
+    """A throttle's counter for one client and window, counted alone or in the same round trip as a read or write."""
 
     name: str  # the client and the window
     seconds: int  # the counter expires after the window
@@ -487,6 +488,12 @@ def mark_known(user_ids: Iterable[uuid.UUID], seconds: int) -> None:
 def count(counter: Counter) -> int:
     """Count one request of the counter's client and return the count in this window."""
     return _run(_COUNT_ONLY, [counter.key], [counter.seconds])
+
+
+def peek(counter: Counter) -> int:
+    """Return the count of the counter's client in this window, without counting."""
+    with _translated_errors():
+        return int(_request_client().get(counter.key) or 0)
 
 
 def snapshot(user_id: uuid.UUID, counter: Counter | None = None) -> Snapshot:

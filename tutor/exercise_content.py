@@ -8,7 +8,8 @@ from jsonschema import Draft202012Validator
 
 from tutor.taxonomy import ExerciseType
 
-_TEXT = {"type": "string", "minLength": 1}
+# Text a learner reads: at least one visible character, and never NUL (PostgreSQL's JSON cannot hold it).
+_TEXT = {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
 _TEXTS = {"type": "array", "items": _TEXT, "minItems": 1}
 
 
@@ -36,7 +37,7 @@ def _items(properties: dict, required: list[str]) -> dict:
 SCHEMAS: dict[str, dict] = {
     ExerciseType.GAP_FILL: _items(
         {
-            "prompt": {"type": "string", "pattern": "___"},
+            "prompt": {"type": "string", "pattern": r"^[^\x00]*___[^\x00]*$"},
             "answer": _TEXT,
             "also_accepted": _TEXTS,
             "explanation": _TEXT,
@@ -97,6 +98,15 @@ SCHEMAS: dict[str, dict] = {
 }
 
 _VALIDATORS = {kind: Draft202012Validator(schema) for kind, schema in SCHEMAS.items()}
+# The content's shape depends on the type: the two are sent, checked and changed together.
+CONTENT_FIELDS = ("exercise_type", "content")
+
+
+def content_schema() -> list[dict]:
+    """Return the rule as JSON Schema: one branch per exercise type, with the content it takes."""
+    return [
+        {"properties": {"exercise_type": {"enum": [str(kind)]}, "content": schema}} for kind, schema in SCHEMAS.items()
+    ]
 
 
 def content_errors(exercise_type: str, content: object) -> list[str]:

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -136,3 +137,31 @@ class UnannouncedChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiKey(models.Model):
+    """An API client's key, kept as its SHA-256 only: the key itself is shown once, when it is created.
+
+    Written through tutor.api_keys, which makes, finds and revokes keys.
+    """
+
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        help_text="The account it signs in.",
+    )
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. conversation-service (production).")
+    # The key's first characters: enough to tell keys apart in the admin and in logs, too few to use.
+    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)  # SHA-256 of the key, in hex
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty = never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from tutor.fields import BoundedIntegerField
 
@@ -16,7 +17,7 @@ class EnvelopePagination(LimitOffsetPagination):
     max_limit = 1000
 
     def paginate_queryset(self, queryset, request, view=None):
-        query = PageQuery(data=request.query_params)
+        query = PageQuery(data=request.query_params.dict())  # a plain dict: "" is a value, not an absent one
         query.is_valid(raise_exception=True)
         self.requested = query.validated_data
         return super().paginate_queryset(queryset, request, view)
@@ -37,6 +38,23 @@ class EnvelopePagination(LimitOffsetPagination):
                 "results": data,
             }
         )
+
+    def get_schema_operation_parameters(self, view):
+        """Document limit and offset with the bounds PageQuery enforces."""
+        return [
+            {
+                "name": name,
+                "required": False,
+                "in": "query",
+                "description": description,
+                "schema": {"type": "integer", "minimum": field.min_value, "maximum": field.max_value},
+            }
+            for (name, field), description in zip(
+                PageQuery().fields.items(),
+                [f"Results per page (default {api_settings.PAGE_SIZE}).", "How many results to skip."],
+                strict=True,
+            )
+        ]
 
     def get_paginated_response_schema(self, schema):
         return {

@@ -1,5 +1,4 @@
 import math
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,22 +8,42 @@ from rest_framework import serializers
 
 from tutor import learners
 from tutor.buffer import EARLIEST_EVENT_TIME, Event, new_event_ids
-from tutor.exercise_content import content_errors
-from tutor.fields import BoundedIntegerField, EventTimeField, UserIdField, UUIDTextField, in_utc
+from tutor.exercise_content import CONTENT_FIELDS, content_errors
+from tutor.fields import (
+    BoundedIntegerField,
+    EventTimeField,
+    StrictChoiceField,
+    StrictFloatField,
+    StrictModelSerializer,
+    UserIdField,
+    UUIDTextField,
+    in_utc,
+    parse_uuid,
+)
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.ranking import Ranking
-from tutor.taxonomy import CATEGORY_OF, ErrorCategory, ErrorSubCategory, pair_error
+from tutor.taxonomy import CATEGORY_OF, PAIR_FIELDS, ErrorCategory, ErrorSubCategory, pair_error
 
 MAX_TOP_N_ERRORS = 1000
 MAX_LAST_N_DAYS = 36500
 MAX_EXERCISES_PER_ERROR = 10
 
 
+def refuse_half_changes(attrs: dict, *groups: tuple[str, str]) -> None:
+    """Refuse a change that sends one field of a group without the other: they are checked together."""
+    for group in groups:
+        sent = [name for name in group if name in attrs]
+        if len(sent) == 1:
+            (missing,) = set(group) - set(sent)
+            raise serializers.ValidationError({missing: [f"Send {missing} with {sent[0]}: they change together."]})
+
+
 class PairRuleMixin:
-    """Refuse an errorSubCategory that does not belong to the errorCategory (also on partial updates)."""
+    """Refuse an errorSubCategory that does not belong to the errorCategory; a change sends both together."""
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        refuse_half_changes(attrs, PAIR_FIELDS)
         category = attrs.get("errorCategory", getattr(self.instance, "errorCategory", None))
         subcategory = attrs.get("errorSubCategory", getattr(self.instance, "errorSubCategory", None))
         problem = pair_error(category, subcategory)
@@ -33,7 +52,7 @@ class PairRuleMixin:
         return attrs
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictModelSerializer):
     class Meta:
         model = User
         fields = ("id", "username", "email", "first_name", "last_name", "level", "created_at", "updated_at")
@@ -52,11 +71,14 @@ class KnownUserIdField(UserIdField):
         return user_id
 
 
-class ErrorSerializer(PairRuleMixin, serializers.ModelSerializer):
+class ErrorSerializer(PairRuleMixin, StrictModelSerializer):
     """An error as any client reports it and gets it back: the learner by id only, never their profile."""
 
     user_id = KnownUserIdField()
-    timestamp_utc = EventTimeField(required=False, help_text="When the error was made (default: now).")
+    timestamp_utc = EventTimeField(
+        required=False,
+        help_text="When the error was made: from 2000-01-01T00:00:00Z to a few minutes ahead (default: now).",
+    )
 
     class Meta:
         model = Error
@@ -73,7 +95,7 @@ class StoredErrorSerializer(ErrorSerializer):
         fields = ("id", "event_id", "user", "user_id", "errorCategory", "errorSubCategory", "timestamp_utc")
 
 
-class ExerciseSerializer(PairRuleMixin, serializers.ModelSerializer):
+class ExerciseSerializer(PairRuleMixin, StrictModelSerializer):
     class Meta:
         model = Exercise
         fields = (
@@ -93,6 +115,7 @@ class ExerciseSerializer(PairRuleMixin, serializers.ModelSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        refuse_half_changes(attrs, CONTENT_FIELDS)
         exercise_type = attrs.get("exercise_type", getattr(self.instance, "exercise_type", None))
         content = attrs.get("content", getattr(self.instance, "content", None))
         problems = content_errors(exercise_type, content)
@@ -162,11 +185,8 @@ def plain_query(params: dict) -> dict | None:
             valid[name] = int(value)
         elif name == "ranking" and value in ("count", "decay"):
             valid[name] = value
-        elif name == "user_id":
-            try:
-                valid[name] = uuid.UUID(value)
-            except ValueError:
-                return None
+        elif name == "user_id" and (user_id := parse_uuid(value)) is not None:
+            valid[name] = user_id
         else:
             return None
     return valid if "user_id" in valid else None
@@ -202,9 +222,12 @@ MAX_EVENTS_PER_REQUEST = 1000
 class ErrorEventSerializer(PairRuleMixin, serializers.Serializer):
     event_id = UUIDTextField(required=False, help_text="Client-chosen id that makes retries safe (default: generated).")
     user_id = UserIdField()
-    errorCategory = serializers.ChoiceField(choices=ErrorCategory.choices)
-    errorSubCategory = serializers.ChoiceField(choices=ErrorSubCategory.choices)
-    timestamp_utc = EventTimeField(required=False, help_text="When the error was made (default: now).")
+    errorCategory = StrictChoiceField(choices=ErrorCategory.choices)
+    errorSubCategory = StrictChoiceField(choices=ErrorSubCategory.choices)
+    timestamp_utc = EventTimeField(
+        required=False,
+        help_text="When the error was made: from 2000-01-01T00:00:00Z to a few minutes ahead (default: now).",
+    )
 
 
 class ErrorEventsAccepted(serializers.Serializer):
@@ -232,15 +255,10 @@ def plain_event(item) -> dict | None:
     category, sub, user_id = item.get("errorCategory"), item.get("errorSubCategory"), item.get("user_id")
     if type(category) is not int or type(sub) is not int or CATEGORY_OF.get(sub) != category:
         return None
-    if type(user_id) is not str:
-        return None
-    try:
-        valid = {"user_id": uuid.UUID(user_id), "errorCategory": category, "errorSubCategory": sub}
-        if "event_id" in item:
-            if type(item["event_id"]) is not str:
-                return None
-            valid["event_id"] = uuid.UUID(item["event_id"])
-    except ValueError:
+    valid = {"user_id": parse_uuid(user_id), "errorCategory": category, "errorSubCategory": sub}
+    if "event_id" in item:
+        valid["event_id"] = parse_uuid(item["event_id"])
+    if valid["user_id"] is None or valid.get("event_id", True) is None:
         return None
     if "timestamp_utc" in item:
         try:
@@ -310,7 +328,7 @@ def _refusal(errors: dict[int, dict], many: bool) -> serializers.ValidationError
     return serializers.ValidationError({"events": {str(i): e for i, e in errors.items()}} if many else errors[0])
 
 
-class ExerciseAttemptSerializer(serializers.ModelSerializer):
+class ExerciseAttemptSerializer(StrictModelSerializer):
     user_id = KnownUserIdField()
     exercise_id = serializers.PrimaryKeyRelatedField(
         source="exercise",
@@ -320,8 +338,11 @@ class ExerciseAttemptSerializer(serializers.ModelSerializer):
             "incorrect_type": "exercise_id must be a UUID.",
         },
     )
-    completed_at = EventTimeField(required=False, help_text="When the learner finished it (default: now).")
-    score = serializers.FloatField(
+    completed_at = EventTimeField(
+        required=False,
+        help_text="When the learner finished it: from 2000-01-01T00:00:00Z to a few minutes ahead (default: now).",
+    )
+    score = StrictFloatField(
         required=False, allow_null=True, min_value=0, max_value=1, help_text="How well it went, from 0 to 1."
     )
 

@@ -37,6 +37,9 @@ SUBCATEGORIES_BY_CATEGORY: dict[int, tuple[int, ...]] = {
     ErrorCategory.FLUENCY: (10, 11, 12),
 }
 
+# The two fields that name a pair wherever one is stored or sent.
+PAIR_FIELDS = ("errorCategory", "errorSubCategory")
+
 CATEGORY_OF: dict[int, int] = {sub: category for category, subs in SUBCATEGORIES_BY_CATEGORY.items() for sub in subs}
 
 
@@ -82,3 +85,11 @@ def pair_check() -> Q:
     for category, subs in SUBCATEGORIES_BY_CATEGORY.items():
         condition |= Q(errorCategory=category, errorSubCategory__in=subs)
     return condition
+
+
+def pair_schema() -> list[dict]:
+    """Return the pair rule as JSON Schema: one branch per category, with the subcategories it allows."""
+    return [
+        {"properties": {"errorCategory": {"enum": [int(category)]}, "errorSubCategory": {"enum": list(subs)}}}
+        for category, subs in SUBCATEGORIES_BY_CATEGORY.items()
+    ]

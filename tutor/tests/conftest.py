@@ -1,10 +1,9 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tutor import buffer
+from tutor import api_keys, buffer
 from tutor.tests.factories import ErrorFactory, ExerciseFactory, UserFactory
 from tutor.tests.redis_server import RedisServer
 
@@ -20,10 +19,11 @@ def _empty_cache_and_buffer():
     buffer.client().flushdb()
 
 
-def _client_with_token(*, staff: bool) -> APIClient:
+def _client_with_key(*, staff: bool) -> APIClient:
     account = get_user_model().objects.create_user(username="staff-client" if staff else "service", is_staff=staff)
+    _, key = api_keys.create(client=account, name=account.username)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=account).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
@@ -35,14 +35,14 @@ def anon():
 
 @pytest.fixture
 def api(db):
-    """A service client (not staff) with a valid token."""
-    return _client_with_token(staff=False)
+    """A service client (not staff) with a valid API key."""
+    return _client_with_key(staff=False)
 
 
 @pytest.fixture
 def staff_api(db):
-    """A staff client with a valid token."""
-    return _client_with_token(staff=True)
+    """A staff client with a valid API key."""
+    return _client_with_key(staff=True)
 
 
 @pytest.fixture
@@ -58,6 +58,12 @@ def make_error(db):
 @pytest.fixture
 def make_exercise(db):
     return ExerciseFactory
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """Hash new passwords with a cheap hasher, for tests that sign in many times (old hashes still check)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
 @pytest.fixture

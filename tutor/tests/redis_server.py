@@ -35,7 +35,7 @@ class RedisServer:
         self.start()
 
     def start(self) -> None:
-        """Start the server (again, on the same port, empty: it keeps nothing on disk)."""
+        """Start the server (again, on the same port and directory: empty, unless its options keep an AOF there)."""
         self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:

@@ -4,11 +4,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from playwright.sync_api import expect, sync_playwright
-from rest_framework.authtoken.models import Token
 
+from tutor import api_keys
 from tutor.models import Exercise
 from tutor.tests.conftest import DEMO_USER_ID
 
@@ -29,20 +30,41 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def browser_page(tmp_path, monkeypatch):
+def browser(monkeypatch):
     # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
     # are still plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS
-        )
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser):
+    """Open a page in a browser context of its own: its own cookies, so its own session."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+@pytest.fixture
+def browser_page(browser):
+    return new_page(browser)
+
+
+def submit_sign_in(page, username, password):
+    """Fill the admin's login form on this page, send it and wait for the answer."""
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+
+
+def sign_in(page, live_server, username, password):
+    page.goto(live_server.url + "/admin/login/")
+    submit_sign_in(page, username, password)
 
 
 @pytest.fixture
@@ -58,7 +80,7 @@ def test_swagger_renders_from_local_assets_and_runs_generate_exercise(live_serve
     page = browser_page
     hosts = set()
     page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
-    token = Token.objects.create(user=staff).key
+    _, token = api_keys.create(client=staff, name="browser")
 
     page.goto(live_server.url + "/")
 
@@ -86,10 +108,7 @@ def test_swagger_renders_from_local_assets_and_runs_generate_exercise(live_serve
 
 def test_the_admin_creates_an_exercise_and_refuses_a_mismatched_pair(live_server, browser_page, staff):
     page = browser_page
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "curator")
-    page.fill("#id_password", "curator-password")
-    page.click("input[type=submit]")
+    sign_in(page, live_server, "curator", "curator-password")
     expect(page.locator("#site-name")).to_be_visible()
 
     page.goto(live_server.url + "/admin/tutor/exercise/add/")
@@ -112,3 +131,36 @@ def test_the_admin_creates_an_exercise_and_refuses_a_mismatched_pair(live_server
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     page.screenshot(path=str(ARTIFACTS / "admin-exercise-added.png"), full_page=True)
     assert Exercise.objects.get(title="Past simple: my weekend").errorCategory == 1
+
+
+def test_a_burst_of_wrong_passwords_locks_the_login_until_another_staff_member_lifts_it(
+    live_server, browser, fast_passwords
+):
+    get_user_model().objects.create_user("curator", password="curator-password", is_staff=True)
+    get_user_model().objects.create_superuser("reviewer", password="reviewer-password")
+    reviewer, curator = new_page(browser), new_page(browser)
+    # The reviewer signs in first: the burst below locks this address as well as the account.
+    sign_in(reviewer, live_server, "reviewer", "reviewer-password")
+    expect(reviewer.locator("#site-name")).to_be_visible()
+
+    curator.goto(live_server.url + "/admin/login/")
+    for _ in range(settings.ADMIN_LOCKOUT_FAILURES):
+        submit_sign_in(curator, "curator", "not-the-password")
+    submit_sign_in(curator, "curator", "curator-password")
+
+    expect(curator.locator(".errornote")).to_have_text(
+        "Too many failed sign-ins for this account or address. Try again in 15 minutes, "
+        "or ask another staff member to lift the lockout."
+    )
+    curator.screenshot(path=str(ARTIFACTS / "admin-locked-out.png"), full_page=True)
+
+    reviewer.goto(live_server.url + "/admin/axes/accessattempt/?q=curator")
+    expect(reviewer.locator("#result_list")).to_contain_text("Locked Out")
+    reviewer.check("#action-toggle")
+    reviewer.select_option("select[name=action]", "delete_selected")
+    reviewer.click("button[name=index]")
+    reviewer.click("form:has(input[name=post]) input[type=submit]")
+    expect(reviewer.locator(".messagelist")).to_contain_text("Successfully deleted")
+
+    submit_sign_in(curator, "curator", "curator-password")
+    expect(curator.locator("#user-tools")).to_contain_text("curator")

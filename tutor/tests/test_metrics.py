@@ -15,9 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
-from rest_framework.authtoken.models import Token
 
-from tutor import buffer, ingest
+from tutor import api_keys, buffer, ingest
 from tutor.models import Error
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -215,7 +214,9 @@ def _wait_for(condition, *, seconds: float, failure: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_adds_up_every_gunicorn_worker_those_replaced_included(tmp_path):
-    token = Token.objects.create(user=get_user_model().objects.create_user(username="scraper", is_staff=True)).key
+    _, token = api_keys.create(
+        client=get_user_model().objects.create_user(username="scraper", is_staff=True), name="scraper"
+    )
     db = connection.settings_dict
     port = _free_port()
     env = {

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.test import RequestFactory
 
-from tutor import buffer
+from tutor import api_keys, buffer
 from tutor.tests.conftest import DEMO_USER_ID
 from tutor.views import server_failed
 
@@ -83,16 +83,15 @@ def test_staff_with_a_session_use_the_api(admin_client, user):
     assert admin_client.get(f"/api/users/{user.pk}").status_code == 200
 
 
-def test_a_deleted_token_stops_working_once_its_cache_entry_expires(anon, settings):
+def test_a_deleted_key_stops_working_once_its_cache_entry_expires(anon, settings):
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     settings.TOKEN_CACHE_SECONDS = 0
-    token = Token.objects.create(user=get_user_model().objects.create_user("temporary"))
-    anon.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api_key, key = api_keys.create(client=get_user_model().objects.create_user("temporary"), name="temporary")
+    anon.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert anon.get("/api/exercises").status_code == 200
 
-    token.delete()
+    api_key.delete()
 
     assert anon.get("/api/exercises").status_code == 401
 
@@ -121,6 +120,13 @@ def test_a_server_error_under_api_is_json_without_a_traceback():
 
     assert response.status_code == 500
     assert response.content == b'{"error": "Internal server error"}'
+
+
+def test_a_form_body_is_refused_with_415_naming_json(staff_api, user):
+    response = staff_api.post("/api/errors", {"user_id": str(user.pk), "errorCategory": 1}, format="multipart")
+
+    assert response.status_code == 415
+    assert "multipart/form-data" in response.json()["detail"]
 
 
 def test_a_body_too_large_is_refused_with_json(api, db):
@@ -190,3 +196,53 @@ def test_refused_event_requests_count_toward_the_rate(api, settings, user):
 
     assert statuses == [400, 415, 429, 429, 429]
     assert buffer.snapshot(user.pk).pending == []
+
+
+def _with_rates(settings, **rates):
+    throttle_rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": throttle_rates}
+
+
+def test_anonymous_callers_cannot_dodge_their_rate_with_x_forwarded_for(anon, settings):
+    _with_rates(settings, client="20/hour")
+
+    statuses = [anon.get("/api/schema/redoc/", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(30)]
+
+    assert statuses == [200] * 20 + [429] * 10
+
+
+def test_behind_a_trusted_proxy_the_address_it_appends_is_the_client(anon, settings):
+    _with_rates(settings, client="2/hour")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    def status(forwarded_for: str) -> int:
+        return anon.get("/api/schema/redoc/", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    assert [status(f"198.51.100.{n}, 203.0.113.7") for n in range(3)] == [200, 200, 429]  # the client's own say
+    assert status("203.0.113.8") == 200  # another client behind the same proxy
+
+
+def test_failed_authentications_are_throttled_by_address_whatever_x_forwarded_for_says(anon, settings, staff_api):
+    _with_rates(settings, auth_failures="10/hour")
+
+    responses = []
+    for n in range(30):
+        anon.credentials(HTTP_AUTHORIZATION=f"Token tutor_guess{n}", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+        responses.append(anon.get("/api/exercises"))
+
+    assert [r.status_code for r in responses] == [401] * 10 + [429] * 20
+    assert 0 < int(responses[-1]["Retry-After"]) <= 3600
+    assert staff_api.get("/api/users", REMOTE_ADDR="192.0.2.1").status_code == 200  # a good key, another address
+
+
+def test_an_address_over_its_failures_gets_429_before_its_key_is_looked_up(anon, settings, django_assert_num_queries):
+    _with_rates(settings, auth_failures="3/hour")
+    anon.credentials(HTTP_AUTHORIZATION="Token tutor_not-a-key")
+    assert [anon.get("/api/exercises").status_code for _ in range(3)] == [401] * 3
+
+    with django_assert_num_queries(0):
+        response = anon.get("/api/exercises")
+
+    assert response.status_code == 429
+    anon.credentials(HTTP_AUTHORIZATION="Token")  # malformed: refused before any lookup, counted all the same
+    assert anon.get("/api/exercises").status_code == 429

@@ -43,12 +43,25 @@ def test_it_rejects_a_bad_exercise(staff_api, change, field):
     assert Exercise.objects.count() == 0
 
 
-def test_a_partial_update_is_checked_against_the_stored_pair(staff_api, make_exercise):
+def test_a_partial_update_changes_the_pair_whole_or_not_at_all(staff_api, make_exercise):
     exercise = make_exercise(errorSubCategory=3)
 
     response = staff_api.patch(f"/api/exercises/{exercise.pk}", {"errorSubCategory": 9}, format="json")
     assert response.status_code == 400
+    assert response.json() == {"errorCategory": ["Send errorCategory with errorSubCategory: they change together."]}
+
+    response = staff_api.patch(
+        f"/api/exercises/{exercise.pk}", {"errorCategory": 1, "errorSubCategory": 9}, format="json"
+    )
+    assert response.status_code == 400
     assert "errorSubCategory" in response.json()
+
+    response = staff_api.patch(
+        f"/api/exercises/{exercise.pk}", {"errorCategory": 3, "errorSubCategory": 9}, format="json"
+    )
+    assert response.status_code == 200
+    exercise.refresh_from_db()
+    assert (exercise.errorCategory, exercise.errorSubCategory) == (3, 9)
 
     response = staff_api.patch(f"/api/exercises/{exercise.pk}", {"level": "C1", "is_active": False}, format="json")
     assert response.status_code == 200
