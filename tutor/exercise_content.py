@@ -7,9 +7,10 @@ every entry point (API, admin, fixtures test) validates it here.
 from jsonschema import Draft202012Validator
 
 from tutor.taxonomy import ExerciseType
+from tutor.text import VISIBLE_TEXT
 
 # Text a learner reads: at least one visible character, and never NUL (PostgreSQL's JSON cannot hold it).
-_TEXT = {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
+_TEXT = {"type": "string", "minLength": 1, "pattern": VISIBLE_TEXT}
 _TEXTS = {"type": "array", "items": _TEXT, "minItems": 1}
 
 
@@ -37,7 +38,7 @@ def _items(properties: dict, required: list[str]) -> dict:
 SCHEMAS: dict[str, dict] = {
     ExerciseType.GAP_FILL: _items(
         {
-            "prompt": {"type": "string", "pattern": r"^[^\x00]*___[^\x00]*$"},
+            "prompt": {"type": "string", "pattern": r"^[^\x00]*___[^\x00]*$"},  # a gap, and no NUL
             "answer": _TEXT,
             "also_accepted": _TEXTS,
             "explanation": _TEXT,

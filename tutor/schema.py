@@ -9,6 +9,7 @@ operations (for clients and for stateful testing).
 from tutor.exercise_content import CONTENT_FIELDS, content_schema
 from tutor.serializers import MAX_EVENTS_PER_REQUEST
 from tutor.taxonomy import PAIR_FIELDS, pair_schema
+from tutor.text import NO_NUL, VISIBLE_TEXT
 
 ERROR_BODY = {"type": "object", "additionalProperties": True, "description": "What went wrong, by field."}
 COMMON = {
@@ -18,9 +19,6 @@ COMMON = {
     "503": "A dependency is down; retry later.",
 }
 WRITES = ("post", "put", "patch", "delete")
-# Text fields are trimmed and must keep a visible character; PostgreSQL cannot hold NUL.
-VISIBLE_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
-NO_NUL = r"^[^\x00]*$"
 
 
 def add_error_responses(result, generator, request, public):

@@ -6,12 +6,15 @@ fail, must accept what the document allows and refuse what it does not, and answ
 """
 
 import itertools
+import re
 import uuid
 
 import pytest
 import schemathesis
 from django.core import signals
-from django.db import close_old_connections
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from hypothesis import HealthCheck, settings
@@ -20,6 +23,7 @@ from english_tutor.wsgi import application
 from tutor.buffer import EARLIEST_EVENT_TIME
 from tutor.models import Exercise, User
 from tutor.tests.factories import ExerciseFactory, UserFactory
+from tutor.text import VISIBLE_TEXT
 
 schema = schemathesis.openapi.from_wsgi("/api/schema", application)
 _unique = itertools.count()
@@ -38,10 +42,13 @@ def _known_ids(body: dict) -> None:
         body["user_id"] = str(_existing(User) or UserFactory().pk)
     if _is_uuid(body.get("exercise_id")):
         body["exercise_id"] = str(_existing(Exercise) or ExerciseFactory().pk)
-    if isinstance(body.get("username"), str) and 0 < len(body["username"]) <= 40:
-        body["username"] = f"{body['username'][:30]}{next(_unique)}"
-    if isinstance(body.get("email"), str) and "@" in body["email"] and len(body["email"]) <= 80:
-        body["email"] = f"{next(_unique)}.{body['email']}"
+    # Unique names and addresses, only in place of valid ones: a value drawn to be refused stays as drawn.
+    if _valid_text(body.get("username"), 50):
+        body["username"] = f"u{next(_unique)}"
+    if _valid_text(body.get("email"), 100) and _is_email(body["email"]):
+        fresh = f"u{next(_unique)}@{body['email'].rpartition('@')[2]}"
+        if _is_email(fresh) and len(fresh) <= 100:
+            body["email"] = fresh
     for name in ("timestamp_utc", "completed_at"):
         # A date-time the document allows, inside the bounds it states in words (from 2000 to now).
         try:
@@ -55,6 +62,18 @@ def _known_ids(body: dict) -> None:
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("options"), list) and item["options"] and "answer" in item:
             item["answer"] = item["options"][0]  # a rule JSON Schema cannot state
+
+
+def _valid_text(value, max_length: int) -> bool:
+    return isinstance(value, str) and len(value) <= max_length and re.search(VISIBLE_TEXT, value) is not None
+
+
+def _is_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _existing(model):
@@ -107,6 +126,13 @@ class Workflow(schema.as_state_machine()):
     """Sequences of calls that follow the document's links, as a staff client."""
 
     token = ""
+
+    def setup(self):
+        # Each sequence starts from the same stored state: what a step draws may depend on earlier answers.
+        self.savepoint = transaction.savepoint()
+
+    def teardown(self):
+        transaction.savepoint_rollback(self.savepoint)
 
     def before_call(self, case):
         fill_in(case)
