@@ -7,7 +7,7 @@ PORT ?= 8000
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format run-stack bench clean
+.PHONY: run test lint format run-stack bench chaos clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: $(BIN)/.installed /usr/bin/wrk
 /usr/bin/wrk:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+# The failure battery (chaos/run.py): private PostgreSQL and Redis servers, the production processes, six ways
+# of breaking the pipeline under load (a 5-minute PostgreSQL outage among them). CHAOS_ARGS=--quick for development.
+chaos: $(BIN)/.installed
+	$(BIN)/python -m chaos.run $(CHAOS_ARGS)
 
 test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff format --check .

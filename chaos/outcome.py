@@ -1,0 +1,66 @@
+"""What became of the events a scenario sent: counted in PostgreSQL and the buffer once it drained."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from chaos.monitor import Database
+from tutor import buffer
+
+
+@dataclass(frozen=True)
+class Tally:
+    accepted: int  # distinct event ids answered 202
+    stored: int  # of those, in PostgreSQL
+    duplicated: int  # rows beyond one per event id, and rows whose event id was never sent
+    lost: int  # accepted, and neither stored, dead-lettered nor still in the stream
+    dead_lettered: int  # XLEN of the dead-letter stream
+    accepted_dead: int  # accepted events among the dead letters (valid events: none should be)
+    undrained: int  # accepted events still in the stream at the deadline
+    unconfirmed_stored: int  # sent, never answered 202 (given up), yet stored: not a duplicate
+    poison_stored: int  # events the battery injected as poison that reached PostgreSQL
+
+
+def tally(*, database_url: str, buffer_url: str, sent: set[str], accepted: set[str], poison: set[str]) -> Tally:
+    """Count the fate of every event from PostgreSQL, the dead letters and what is left in the stream."""
+    database = Database(database_url)
+    rows = database.rows("SELECT event_id::text, count(*) FROM tutor_error GROUP BY event_id")
+    database.close()
+    if rows is None:
+        raise RuntimeError("PostgreSQL did not answer the final count")
+    copies = dict(rows)
+    stored = set(copies)
+    client = redis.Redis.from_url(buffer_url, socket_timeout=10)
+    dead_letters = client.xrange(buffer.DEAD)
+    dead = event_ids(fields for _, fields in dead_letters)
+    waiting = event_ids(fields for _, fields in client.xrange(buffer.STREAM))
+    return Tally(
+        accepted=len(accepted),
+        stored=len(accepted & stored),
+        duplicated=sum(count - 1 for count in copies.values()) + len(stored - sent - poison),
+        lost=len(accepted - stored - dead - waiting),
+        dead_lettered=len(dead_letters),
+        accepted_dead=len((accepted & dead) - stored),
+        undrained=len((accepted & waiting) - stored),
+        unconfirmed_stored=len((sent - accepted) & stored),
+        poison_stored=len(poison & stored),
+    )
+
+
+def event_ids(records: Iterable[dict[bytes, bytes]]) -> set[str]:
+    """Return the event ids held in stream entries or dead letters (what cannot be read holds none)."""
+    ids = set()
+    for fields in records:
+        try:
+            if b"event" in fields:  # a dead letter of one event
+                rows = orjson.loads(fields[b"event"])
+            elif b"raw" in fields:  # a dead letter of an unreadable entry
+                rows = orjson.loads(orjson.loads(fields[b"raw"])["events"])
+            else:  # a stream entry
+                rows = orjson.loads(fields[b"events"])
+            ids.update(row[0] for row in rows if isinstance(row, list) and row and isinstance(row[0], str))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ids
