@@ -1,7 +1,6 @@
 """A scenario's result, its verdict, and the battery's table and JSON."""
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -115,15 +114,3 @@ def print_table(results: list[ScenarioResult], header: str) -> None:
 
 def write_json(path: Path, results: list[ScenarioResult], **about) -> None:
     path.write_text(json.dumps({**about, "scenarios": [r.as_json() for r in results]}, indent=2) + "\n")
-
-
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown CPU",
-    )
-    return f"{os.cpu_count()} cores ({model})"

@@ -53,9 +53,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.run import machine
 from chaos.monitor import FlushWatcher, RankingWatcher, longest_stall, redis_client
 from chaos.outcome import tally
-from chaos.report import DisruptionRecord, ScenarioResult, machine, print_table, write_json
+from chaos.report import DisruptionRecord, ScenarioResult, print_table, write_json
 from chaos.scenarios import SCENARIOS, Check, Options, Run, Scenario
 from chaos.services import ERROR_FLUSH_INTERVAL, Services, Stack, Template, prepare_template, private_services
 from chaos.traffic import Traffic
