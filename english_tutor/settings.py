@@ -99,6 +99,9 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Only a cache every process shares may hold what another process can change (learners' levels
+# and attempts): a process-local one would go on answering from its own copy.
+CACHE_IS_SHARED = bool(REDIS_URL)
 CACHE_TIMEOUT = environment.integer("CACHE_TIMEOUT", default=300, low=1, high=86_400)
 # How long what readers keep of a learner (counts, level, attempts, last answer) lives in the
 # buffer's Redis (every change that matters invalidates it at once; this only bounds how late an

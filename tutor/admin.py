@@ -1,38 +1,18 @@
 from django.conf import settings
 from django.contrib import admin, messages
 
-from tutor import api_keys, curation, ingest, learners
+from tutor import api_keys, curation
 from tutor.models import ApiKey, Error, Exercise, ExerciseAttempt, User
 
 
-class WritesThroughService(admin.ModelAdmin):
-    """Save and delete with the module functions that also keep the caches true."""
-
-    save_with = None
-    delete_with = None
-
-    def save_model(self, request, obj, form, change):
-        self.save_with(obj)
-
-    def delete_model(self, request, obj):
-        self.delete_with(obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_with(obj)
-
-
 @admin.register(Exercise)
-class ExerciseAdmin(WritesThroughService):
+class ExerciseAdmin(admin.ModelAdmin):
     list_display = ("title", "errorCategory", "errorSubCategory", "exercise_type", "level", "is_active", "updated_at")
     list_filter = ("errorCategory", "errorSubCategory", "exercise_type", "level", "is_active")
     search_fields = ("title", "instructions")
     ordering = ("errorSubCategory", "level", "title")
     readonly_fields = ("id", "created_at", "updated_at")
     actions = ("activate", "deactivate")
-
-    save_with = staticmethod(curation.save_exercise)
-    delete_with = staticmethod(curation.delete_exercise)
 
     @admin.action(description="Activate selected exercises")
     def activate(self, request, queryset):
@@ -46,18 +26,15 @@ class ExerciseAdmin(WritesThroughService):
 
 
 @admin.register(User)
-class UserAdmin(WritesThroughService):
+class UserAdmin(admin.ModelAdmin):
     list_display = ("username", "email", "first_name", "last_name", "level", "created_at")
     list_filter = ("level",)
     search_fields = ("username", "email", "first_name", "last_name")
     readonly_fields = ("id", "created_at", "updated_at")
 
-    save_with = staticmethod(learners.save_user)
-    delete_with = staticmethod(learners.delete_user)
-
 
 @admin.register(Error)
-class ErrorAdmin(WritesThroughService):
+class ErrorAdmin(admin.ModelAdmin):
     list_display = ("timestamp_utc", "user", "errorCategory", "errorSubCategory")
     list_filter = ("errorCategory", "errorSubCategory")
     search_fields = ("user__username", "user__email", "event_id")
@@ -65,9 +42,6 @@ class ErrorAdmin(WritesThroughService):
     raw_id_fields = ("user",)
     readonly_fields = ("event_id",)
     date_hierarchy = "timestamp_utc"
-
-    save_with = staticmethod(ingest.save_error)
-    delete_with = staticmethod(ingest.delete_error)
 
 
 @admin.register(ExerciseAttempt)

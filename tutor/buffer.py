@@ -20,9 +20,10 @@ Keys:
 - tutor:pending:<user_id>     sorted set, member "<event_id>:<subcategory>", score = µs since epoch
 - tutor:version:<user_id>     bumped each time PostgreSQL commits rows of the user (or the learner's
                               level or attempts change)
-- tutor:version:exercise-bank random id, replaced each time a curator changes the exercise bank
+- tutor:version:exercise-bank the bank's version in PostgreSQL, set when a change to the bank commits (a
+                              random one when this Redis starts, until the next flush sets it again)
 - tutor:known:<user_id>       set while the learner is known to exist (confirmed by PostgreSQL or the
-                              cache at most learners.KNOWN_SECONDS ago): a push naming others is refused unwritten
+                              cache at most KNOWN_SECONDS ago): a push naming others is refused unwritten
 - tutor:learner:<user_id>     what readers last computed of the learner (ranking.py), labelled with
                               the epoch and version it holds under; expires after RANKING_CACHE_SECONDS
 - tutor:epoch                 random id of this buffer's lifetime: state cached under versions of an
@@ -71,6 +72,8 @@ DEAD = "tutor:events:dead"
 GROUP = "flush"
 LOCK = "tutor:flush:lock"
 VERSION_TTL = 7 * 24 * 3600
+# How long a learner just confirmed to exist (by PostgreSQL or the cache) is marked known here.
+KNOWN_SECONDS = 300
 
 
 def _pending_key(user_id) -> str:
@@ -540,10 +543,17 @@ def _start_epoch() -> tuple[bytes, bytes]:
         return tuple(client().execute_command("EVAL", *_start_epoch_args()))
 
 
-def bank_changed() -> None:
-    """Give the exercise bank a new version: every reader loads it afresh."""
+def bank_version() -> str | None:
+    """Return the exercise bank's version as readers see it here."""
     with _translated_errors():
-        client().set(BANK_VERSION, uuid.uuid4().hex)
+        value = client().get(BANK_VERSION)
+    return value.decode() if value else None
+
+
+def bank_changed(version: str) -> None:
+    """Give the exercise bank its new version: every reader loads it afresh."""
+    with _translated_errors():
+        client().set(BANK_VERSION, version)
 
 
 _CREATE_GROUP = """#!lua flags=allow-oom

@@ -8,13 +8,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.utils import timezone
 
-from tutor import buffer, learners, metrics
+from tutor import buffer, invalidation, learners, metrics
 from tutor.buffer import BufferedEvent, DeadLetter, Event
 from tutor.exceptions import ServiceUnavailable, UnknownUsers
-from tutor.models import Error, ExerciseAttempt, UnannouncedChange
-from tutor.ranking import forget_attempts
+from tutor.models import Error, ExerciseAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +22,8 @@ _COLUMNS = 'event_id, user_id, "errorCategory", "errorSubCategory", timestamp_ut
 
 def record_error(*, user_id: uuid.UUID, category: int, subcategory: int, timestamp: datetime) -> Error:
     """Store one error straight in the database and return the stored row."""
-    return save_error(
-        Error(user_id=user_id, errorCategory=category, errorSubCategory=subcategory, timestamp_utc=timestamp)
+    return Error.objects.create(
+        user_id=user_id, errorCategory=category, errorSubCategory=subcategory, timestamp_utc=timestamp
     )
 
 
@@ -33,28 +31,9 @@ def record_attempt(
     *, user_id: uuid.UUID, exercise_id: uuid.UUID, completed_at: datetime, score: float | None
 ) -> ExerciseAttempt:
     """Store that a learner did an exercise; the next recommendations rotate past it."""
-    with transaction.atomic():
-        attempt = ExerciseAttempt.objects.create(
-            user_id=user_id, exercise_id=exercise_id, completed_at=completed_at, score=score
-        )
-    forget_attempts(user_id)
-    _rows_changed({user_id})  # readers holding the learner's state drop it
-    return attempt
-
-
-def save_error(error: Error) -> Error:
-    """Store a new or corrected error straight in the database and refresh the learner's counts."""
-    with transaction.atomic():
-        error.save()
-    _rows_changed({error.user_id})
-    return error
-
-
-def delete_error(error: Error) -> None:
-    """Delete one stored error."""
-    with transaction.atomic():
-        error.delete()
-    _rows_changed({error.user_id})
+    return ExerciseAttempt.objects.create(
+        user_id=user_id, exercise_id=exercise_id, completed_at=completed_at, score=score
+    )
 
 
 def _refuse_unknown(user_ids: set[uuid.UUID]) -> bool:
@@ -85,36 +64,10 @@ def _push(events: list[Event], counter: buffer.Counter | None, users: set, unsee
         confirmed = _refuse_unknown(exc.user_ids)
         buffer.push(events, counter)
         if confirmed:
-            buffer.mark_known(exc.user_ids, learners.KNOWN_SECONDS)  # the next pushes need no look-up
+            buffer.mark_known(exc.user_ids, buffer.KNOWN_SECONDS)  # the next pushes need no look-up
         else:
             users = users - exc.user_ids
     learners.remember(users)
-
-
-def _rows_changed(user_ids: set[uuid.UUID]) -> None:
-    """Tell the buffer's readers that the learners' rows changed; if it cannot be told now, the next flush will."""
-    if buffer.enabled() and not buffer.bump_versions(user_ids):
-        _owe_announcement(user_ids)
-
-
-def _owe_announcement(user_ids: set[uuid.UUID]) -> None:
-    UnannouncedChange.objects.bulk_create(
-        [UnannouncedChange(user_id=user_id, changed_at=timezone.now()) for user_id in user_ids],
-        update_conflicts=True,
-        unique_fields=["user"],
-        update_fields=["changed_at"],
-    )
-
-
-def announce_changes() -> int:
-    """Bump the buffer's versions of learners changed while it could not be told; return how many."""
-    owed = dict(UnannouncedChange.objects.values_list("user_id", "changed_at")[:10_000])
-    if not owed or not buffer.bump_versions(owed):
-        return 0
-    # Only the rows read here: a change recorded since then is announced by the next flush.
-    for user_id, changed_at in owed.items():
-        UnannouncedChange.objects.filter(user_id=user_id, changed_at=changed_at).delete()
-    return len(owed)
 
 
 def accept_events(events: list[Event], counter: buffer.Counter | None = None) -> None:
@@ -141,10 +94,6 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
     users = {e.user_id for e in events}
     try:
         with transaction.atomic():
-            if buffer.enabled():
-                # The buffer is down: readers that kept these learners' state there must drop it
-                # once it is back, and only PostgreSQL can carry that message until then.
-                _owe_announcement(users)
             Error.objects.bulk_create(
                 [
                     Error(
@@ -158,10 +107,10 @@ def accept_events(events: list[Event], counter: buffer.Counter | None = None) ->
                 ],
                 ignore_conflicts=True,
             )
+            invalidation.learners_changed(users)  # bulk_create sends no signal
     except (OperationalError, InterfaceError) as exc:
         raise ServiceUnavailable("neither the event buffer nor the database can take events; retry later") from exc
     metrics.EVENTS_WRITTEN_THROUGH.inc(len(events))
-    _rows_changed(users)
 
 
 @dataclass

@@ -1,33 +1,42 @@
-"""Which learners exist, and at which level: seen by this process, known to the buffer, cached, or in PostgreSQL."""
+"""Which learners exist, at which level, and when they last did each exercise.
+
+Looked up in this process's memory, the cache, or PostgreSQL. The cache holds levels and attempts
+only when it is shared by every process (Redis): a process-local cache could not be told of a
+change made through another process (tutor.invalidation tells the shared one).
+"""
 
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db.models import Max
 
-from tutor import buffer
 from tutor.exceptions import UserNotFound
-from tutor.models import User
+from tutor.models import ExerciseAttempt, User
 
-KNOWN_TIMEOUT = 24 * 3600
+LEVEL_CACHE_SECONDS = 24 * 3600
 NO_LEVEL = "-"  # cached for a learner without a level: any cached value means "exists"
-
-
-def cache_key(user_id: UUID) -> str:
-    """Return the cache key that holds the learner's level (read together with others on hot paths)."""
-    return f"learner:{user_id}"
-
 
 # Learners this process saw exist, until when (time.monotonic()): most requests name learners
 # seen moments ago, and need no round trip for them. A learner deleted meanwhile through another
-# process is taken for existing up to SEEN_SECONDS; the flush sends such events to the dead letters.
+# process is taken for existing up to SEEN_IN_PROCESS_SECONDS; the flush sends such events to the
+# dead letters.
 _seen: dict[UUID, float] = {}
-SEEN_SECONDS = 60
-# How long the buffer takes a learner just confirmed (PostgreSQL or the cache) for existing (buffer.mark_known).
-KNOWN_SECONDS = 300
+SEEN_IN_PROCESS_SECONDS = 60
 _SEEN_LIMIT = 100_000
+
+
+def level_key(user_id: UUID) -> str:
+    """Return the cache key that holds the learner's level."""
+    return f"learner:{user_id}"
+
+
+def attempts_key(user_id: UUID) -> str:
+    """Return the cache key that holds when the learner last did each exercise."""
+    return f"attempts:{user_id}"
 
 
 def existing(user_ids: Iterable[UUID]) -> set[UUID]:
@@ -48,30 +57,16 @@ def unseen(user_ids: Iterable[UUID]) -> set[UUID]:
 
 
 def remember(user_ids: Iterable[UUID]) -> None:
-    """Remember learners just found to exist, in this process, for SEEN_SECONDS."""
+    """Remember learners just found to exist, in this process, for SEEN_IN_PROCESS_SECONDS."""
     if len(_seen) >= _SEEN_LIMIT:
         _seen.clear()
-    _seen.update(dict.fromkeys(user_ids, time.monotonic() + SEEN_SECONDS))
+    _seen.update(dict.fromkeys(user_ids, time.monotonic() + SEEN_IN_PROCESS_SECONDS))
 
 
-def level(user_id: UUID, cached: str | None = None) -> str | None:
-    """Return the learner's CEFR level (None when not set); raise UserNotFound for an unknown id."""
-    value = cached or _levels({user_id}).get(user_id)
-    if value is None:
-        raise UserNotFound(user_id)
-    return None if value == NO_LEVEL else value
-
-
-def _levels(wanted: set[UUID]) -> dict[UUID, str]:
-    cached = cache.get_many([cache_key(u) for u in wanted])
-    found = {u: cached[cache_key(u)] for u in wanted if cache_key(u) in cached}
-    missing = wanted - set(found)
-    if missing:
-        # Only learners that exist are cached: one created later is found by the next query.
-        loaded = {pk: lvl or NO_LEVEL for pk, lvl in User.objects.filter(pk__in=missing).values_list("pk", "level")}
-        cache.set_many({cache_key(u): lvl for u, lvl in loaded.items()}, timeout=KNOWN_TIMEOUT)
-        found |= loaded
-    return found
+def forget(user_ids: Iterable[UUID]) -> None:
+    """Forget, in this process, that these (deleted) learners exist."""
+    for user_id in user_ids:
+        _seen.pop(user_id, None)
 
 
 def exists(user_id: UUID) -> bool:
@@ -79,22 +74,38 @@ def exists(user_id: UUID) -> bool:
     return user_id in existing([user_id])
 
 
-def save_user(user: User) -> User:
-    """Store a new or changed learner and refresh what the cache knows of them."""
-    with transaction.atomic():
-        user.save()
-    cache.delete(cache_key(user.pk))
-    if buffer.enabled():
-        buffer.bump_versions([user.pk])  # the level may have changed
-    return user
+def profile(user_id: UUID) -> tuple[str | None, dict[UUID, datetime]]:
+    """Return the learner's CEFR level (None when not set) and when they last did each exercise.
+
+    Raise UserNotFound for an unknown id.
+    """
+    cached = cache.get_many([level_key(user_id), attempts_key(user_id)]) if settings.CACHE_IS_SHARED else {}
+    value = cached.get(level_key(user_id)) or _levels({user_id}).get(user_id)
+    if value is None:
+        raise UserNotFound(user_id)
+    done = cached.get(attempts_key(user_id))
+    if done is None:
+        done = dict(
+            ExerciseAttempt.objects.filter(user_id=user_id)
+            .values("exercise_id")
+            .annotate(last=Max("completed_at"))
+            .values_list("exercise_id", "last")
+        )
+        if settings.CACHE_IS_SHARED:
+            cache.set(attempts_key(user_id), done, timeout=settings.CACHE_TIMEOUT)
+    return (None if value == NO_LEVEL else value), done
 
 
-def delete_user(user: User) -> None:
-    """Delete a learner and their errors, and forget them in the cache and the read path."""
-    user_id = user.pk
-    with transaction.atomic():
-        user.delete()
-    cache.delete(cache_key(user_id))
-    _seen.pop(user_id, None)
-    if buffer.enabled():
-        buffer.bump_versions([user_id], deleted=True)
+def _levels(wanted: set[UUID]) -> dict[UUID, str]:
+    found = {}
+    if settings.CACHE_IS_SHARED:
+        cached = cache.get_many([level_key(u) for u in wanted])
+        found = {u: cached[level_key(u)] for u in wanted if level_key(u) in cached}
+    missing = wanted - set(found)
+    if missing:
+        # Only learners that exist are cached: one created later is found by the next query.
+        loaded = {pk: lvl or NO_LEVEL for pk, lvl in User.objects.filter(pk__in=missing).values_list("pk", "level")}
+        if settings.CACHE_IS_SHARED:
+            cache.set_many({level_key(u): lvl for u, lvl in loaded.items()}, timeout=LEVEL_CACHE_SECONDS)
+        found |= loaded
+    return found

@@ -139,6 +139,33 @@ class UnannouncedChange(models.Model):
         return f"{self.user_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S}"
 
 
+class ExerciseBankVersion(models.Model):
+    """The exercise bank's version: replaced in the same transaction as every change to the bank.
+
+    Without the buffer, readers take the bank's version from here, so a change made through one
+    process is seen by every other; with it, the flush checks that the buffer's version was
+    replaced after the last change here (tutor.invalidation).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    value = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self) -> str:
+        return f"exercise bank version {self.value.hex}"
+
+    @classmethod
+    def current(cls) -> str:
+        """Return the bank's version (made on first use)."""
+        return cls.objects.get_or_create(pk=1)[0].value.hex
+
+    @classmethod
+    def replace(cls) -> str:
+        """Give the bank a new version, within the current transaction, and return it."""
+        value = uuid.uuid4()
+        cls.objects.update_or_create(pk=1, defaults={"value": value})
+        return value.hex
+
+
 class ApiKey(models.Model):
     """An API client's key, kept as its SHA-256 only: the key itself is shown once, when it is created.
 

@@ -7,26 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
-import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from tutor import buffer, learners
+from tutor import buffer, exercise_bank, learners
 from tutor.exceptions import UserNotFound
-from tutor.models import Error, Exercise, ExerciseAttempt
+from tutor.models import Error
 from tutor.taxonomy import CATEGORY_OF, LEVEL_RANK, ErrorCategory, ErrorSubCategory
 
 logger = logging.getLogger(__name__)
 
-BANK_VERSION_KEY = "exercise-bank:version"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EXERCISE_FIELDS = ("id", "title", "exercise_type", "level", "instructions", "content")
 
 
 class Ranking(StrEnum):
@@ -129,17 +125,14 @@ def _keep(user_id: UUID, known: _Learner | None) -> None:
             user_id,
             orjson.dumps(state) + b"\0" + known.body,
             settings.RANKING_CACHE_SECONDS,
-            known_seconds=learners.KNOWN_SECONDS if known.verified else None,
+            known_seconds=buffer.KNOWN_SECONDS if known.verified else None,
         )
 
 
 def _profile(user_id: UUID, known: _Learner) -> tuple[str | None, dict[UUID, datetime]]:
     """Return the learner's level and when each exercise was last done (UserNotFound for an unknown id)."""
     if known.profile is None:
-        keys = [learners.cache_key(user_id), _attempts_key(user_id)]
-        cached = cache.get_many(keys)
-        done = _last_done(user_id, cached.get(keys[1]))
-        level = learners.level(user_id, cached.get(keys[0]))
+        level, done = learners.profile(user_id)
         known.profile = [_until(), level, [[str(e), buffer.to_micros(moment)] for e, moment in done.items()]]
         known.changed = True
         return level, done
@@ -284,68 +277,6 @@ def _score(
     ]
 
 
-_local_bank: tuple[str, float, dict[int, list[dict]]] = ("", 0.0, {})
-
-
-def exercise_bank(version: str | None = None) -> dict[int, list[dict]]:
-    """Return the active exercises by subcategory, in recommendation order, for the bank's current version.
-
-    The version comes from the buffer's snapshot, or (without a buffer) from the cache. Each
-    process loads the bank from PostgreSQL once per version, and again after CACHE_TIMEOUT.
-    """
-    global _local_bank
-    # The version is read before the database: a bank loaded while a curator's change commits is
-    # kept under the old version, which nobody uses once the change has replaced it.
-    if version is None:
-        # A fresh random version, never a counter: after a cache reset, a process must not
-        # mistake its old bank for the current one.
-        version = cache.get_or_set(BANK_VERSION_KEY, uuid4().hex, timeout=None)
-    held, loaded_at, bank = _local_bank
-    if held == version and time.monotonic() - loaded_at < settings.CACHE_TIMEOUT:
-        return bank
-    bank = defaultdict(list)
-    for exercise in Exercise.objects.filter(is_active=True).order_by("errorSubCategory", "level", "title", "id"):
-        bank[exercise.errorSubCategory].append({field: getattr(exercise, field) for field in EXERCISE_FIELDS})
-    _local_bank = (version, time.monotonic(), dict(bank))
-    return _local_bank[2]
-
-
-def exercise_bank_changed() -> None:
-    """Make every reader load the exercise bank afresh."""
-    cache.set(BANK_VERSION_KEY, uuid4().hex, timeout=None)
-    if buffer.enabled():
-        try:
-            buffer.bank_changed()
-        except (buffer.BufferUnavailable, buffer.BufferFull, redis.RedisError) as exc:
-            logger.error(
-                "Exercise bank changed but its version could not be replaced; processes reload it "
-                "within CACHE_TIMEOUT: %s",
-                exc,
-            )
-
-
-def _attempts_key(user_id: UUID) -> str:
-    return f"attempts:{user_id}"
-
-
-def forget_attempts(user_id: UUID) -> None:
-    """Drop the learner's cached attempts (after recording a new one)."""
-    cache.delete(_attempts_key(user_id))
-
-
-def _last_done(user_id: UUID, cached: dict | None) -> dict[UUID, datetime]:
-    if cached is not None:
-        return cached
-    done = dict(
-        ExerciseAttempt.objects.filter(user_id=user_id)
-        .values("exercise_id")
-        .annotate(last=Max("completed_at"))
-        .values_list("exercise_id", "last")
-    )
-    cache.set(_attempts_key(user_id), done, timeout=settings.CACHE_TIMEOUT)
-    return done
-
-
 def select_exercises(
     pool: list[dict], *, done: dict[UUID, datetime], level: str | None, limit: int, cooldown_since: datetime
 ) -> list[dict]:
@@ -429,7 +360,7 @@ def _recommend(
     cooldown_days: int = 7,
 ) -> dict:
     # Without a buffer nothing is kept between requests: the learner is read from the cache and PostgreSQL.
-    bank = exercise_bank(snap.bank_version if snap else None)
+    bank = exercise_bank.active_by_subcategory(snap.bank_version if snap else None)
     scoring = Scoring(Ranking(ranking), half_life_days)
     stats = _ranked(user_id, last_n_days, top_n_errors, scoring, snap, known)  # fills a cold profile in
     level, done = _profile(user_id, known or _Learner([], {}, None))

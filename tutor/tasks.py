@@ -3,7 +3,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from tutor import buffer, ingest
+from tutor import buffer, ingest, invalidation
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def flush_error_events() -> None:
     with buffer.flush_lock(seconds=2 * settings.ERROR_FLUSH_INTERVAL) as lock:
         if lock is None:
             return  # Another flush is running; running both would be correct, only wasteful.
-        ingest.announce_changes()
+        invalidation.announce_owed()
         report = ingest.flush(max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
     if report.entries:
         logger.info("Flushed %d events (%d new rows, %d dead letters)", report.events, report.inserted, report.dead)

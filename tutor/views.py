@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import buffer, curation, health, ingest, learners, ranking, throttling
+from tutor import buffer, health, ingest, ranking, throttling
 from tutor.exceptions import UnknownUsers
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
 from tutor.json_codec import FastJSONParser, FastJSONRenderer
@@ -33,32 +33,12 @@ from tutor.serializers import (
 )
 
 
-class WritesThroughService:
-    """Create, change and delete with the module functions that also keep the caches true."""
-
-    save_with = None
-    delete_with = None
-
-    def perform_create(self, serializer):
-        serializer.instance = self.save_with(self.queryset.model(**serializer.validated_data))
-
-    def perform_update(self, serializer):
-        for field, value in serializer.validated_data.items():
-            setattr(serializer.instance, field, value)
-        self.save_with(serializer.instance)
-
-    def perform_destroy(self, instance):
-        self.delete_with(instance)
-
-
-class UserViewSet(WritesThroughService, viewsets.ModelViewSet):
+class UserViewSet(viewsets.ModelViewSet):
     """Learner profiles (staff only: they hold personal data)."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
     permission_classes = [IsAdminUser]  # staff only
-    save_with = staticmethod(learners.save_user)
-    delete_with = staticmethod(learners.delete_user)
 
 
 class ErrorViewSet(
@@ -87,9 +67,6 @@ class ErrorViewSet(
             timestamp=data.get("timestamp_utc") or timezone.now(),
         )
 
-    def perform_destroy(self, instance):
-        ingest.delete_error(instance)
-
 
 class ExerciseAttemptViewSet(
     mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
@@ -111,15 +88,13 @@ class ExerciseAttemptViewSet(
         )
 
 
-class ExerciseViewSet(WritesThroughService, viewsets.ModelViewSet):
+class ExerciseViewSet(viewsets.ModelViewSet):
     """The curated exercise bank."""
 
     queryset = Exercise.objects.all()
     serializer_class = ExerciseSerializer
     filterset_class = ExerciseFilter
     permission_classes = [ReadOrStaff]
-    save_with = staticmethod(curation.save_exercise)
-    delete_with = staticmethod(curation.delete_exercise)
 
 
 class GenerateExerciseView(APIView):

@@ -1,3 +1,5 @@
+import functools
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -25,6 +27,12 @@ def _client_with_key(*, staff: bool) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed(): ...` runs what the writes inside defer to their commit, as a real commit would."""
+    return functools.partial(django_capture_on_commit_callbacks, execute=True)
 
 
 @pytest.fixture

@@ -68,7 +68,9 @@ def test_the_admin_needs_a_staff_login(client):
     assert "/admin/login/" in response["Location"]
 
 
-def test_a_level_changed_in_the_admin_reaches_the_next_recommendation(admin_client, user, make_error, make_exercise):
+def test_a_level_changed_in_the_admin_reaches_the_next_recommendation(
+    admin_client, user, make_error, make_exercise, committed
+):
     from tutor.ranking import recommend
 
     make_error(user=user, errorSubCategory=3)
@@ -76,22 +78,24 @@ def test_a_level_changed_in_the_admin_reaches_the_next_recommendation(admin_clie
     make_exercise(errorSubCategory=3, title="Hard", level="C1")
     assert recommend(user_id=user.pk, exercises_per_error=1)["top_errors"][0]["exercises"][0]["title"] == "Easy"
 
-    response = admin_client.post(
-        f"/admin/tutor/user/{user.pk}/change/",
-        {"username": user.username, "email": user.email, "first_name": "A", "last_name": "B", "level": "C1"},
-    )
+    with committed():
+        response = admin_client.post(
+            f"/admin/tutor/user/{user.pk}/change/",
+            {"username": user.username, "email": user.email, "first_name": "A", "last_name": "B", "level": "C1"},
+        )
 
     assert response.status_code == 302
     assert recommend(user_id=user.pk, exercises_per_error=1)["top_errors"][0]["exercises"][0]["title"] == "Hard"
 
 
-def test_an_error_deleted_in_the_admin_leaves_the_counts_at_once(admin_client, user, make_error):
+def test_an_error_deleted_in_the_admin_leaves_the_counts_at_once(admin_client, user, make_error, committed):
     from tutor.ranking import top_errors
 
     errors = make_error.create_batch(2, user=user, errorSubCategory=3)
     assert top_errors(user_id=user.pk, last_n_days=None, limit=None)[0].frequency == 2
 
-    response = admin_client.post(f"/admin/tutor/error/{errors[0].pk}/delete/", {"post": "yes"})
+    with committed():
+        response = admin_client.post(f"/admin/tutor/error/{errors[0].pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert top_errors(user_id=user.pk, last_n_days=None, limit=None)[0].frequency == 1

@@ -178,14 +178,15 @@ def test_after_a_restart_of_the_buffer_a_learner_written_through_meanwhile_is_re
 
 
 def test_a_learner_written_through_while_only_this_process_lost_the_buffer_is_read_afresh_after_a_flush(
-    api, user, settings
+    api, user, settings, committed
 ):
     assert api.post(EVENTS, [event(user)] * 3, format="json").status_code == 202
     flush_error_events()
     assert frequencies(api, user) == {"Tense": 3}
     reachable = settings.EVENT_BUFFER_URL
     settings.EVENT_BUFFER_URL = "redis://127.0.0.1:1/0"  # a timeout or a partition, for this process only
-    assert api.post(EVENTS, [event(user, sub=1)] * 5, format="json").status_code == 202
+    with committed():
+        assert api.post(EVENTS, [event(user, sub=1)] * 5, format="json").status_code == 202
     assert UnannouncedChange.objects.filter(user=user).exists()
     settings.EVENT_BUFFER_URL = reachable
 

@@ -90,9 +90,9 @@ def test_a_curated_change_reaches_the_next_recommendation(
     exercise.is_active = True
     exercise.title = "Renamed"
     with django_capture_on_commit_callbacks(execute=True):
-        curation.save_exercise(exercise)
+        exercise.save()
     assert shown() == ["Renamed"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        curation.delete_exercise(exercise)
+        exercise.delete()
     assert shown() == []

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from tutor import buffer, curation, ingest, learners, ranking
+from tutor import buffer, exercise_bank, ingest
 from tutor.buffer import Event
 from tutor.models import ExerciseAttempt
 from tutor.ranking import Ranking, Scoring, recommend, top_errors
@@ -127,13 +127,14 @@ def test_exercises_done_within_the_cooldown_are_skipped(user, tense_pool):
 def test_among_equals_never_done_comes_before_done_longest_ago(user, tense_pool, django_capture_on_commit_callbacks):
     user.level = "B1"
     user.save()
-    did(user, tense_pool["B"], days=10)
-    did(user, tense_pool["C"], days=20)
+    with django_capture_on_commit_callbacks(execute=True):
+        did(user, tense_pool["B"], days=10)
+        did(user, tense_pool["C"], days=20)
 
     assert picked(user, exercises_per_error=2, cooldown_days=7) == [("C", False), ("B", False)]
     tense_pool["D"].level = "B1"
     with django_capture_on_commit_callbacks(execute=True):
-        curation.save_exercise(tense_pool["D"])
+        tense_pool["D"].save()
     assert picked(user, exercises_per_error=3, cooldown_days=7) == [("D", False), ("C", False), ("B", False)]
 
 
@@ -190,11 +191,12 @@ def test_the_offline_evaluation_shows_decay_finding_new_weaknesses_and_dropping_
     assert not User.objects.filter(username__startswith="evaluation-").exists()  # all rolled back
 
 
-def test_a_new_level_changes_the_next_recommendation_at_once(user, tense_pool):
+def test_a_new_level_changes_the_next_recommendation_at_once(user, tense_pool, committed):
     assert picked(user, exercises_per_error=4)[0] == ("A", False)  # now kept beside the learner's version
 
     user.level = "B1"
-    learners.save_user(user)
+    with committed():
+        user.save()
 
     assert picked(user, exercises_per_error=4) == [("B", False), ("C", False), ("D", False), ("A", False)]
 
@@ -213,7 +215,7 @@ def test_a_kept_answer_serves_only_while_its_rows_are_fresh(api, user, make_erro
 
 
 def test_a_cold_recommendation_reads_the_database_once(user, tense_pool, django_assert_num_queries):
-    ranking.exercise_bank(buffer.snapshot(user.pk).bank_version)  # the bank is loaded once per process
+    exercise_bank.active_by_subcategory(buffer.snapshot(user.pk).bank_version)  # loaded once per process
 
     with django_assert_num_queries(1):  # level, attempts and counts in one statement
         first = recommend(user_id=user.pk, last_n_days=7)
@@ -235,12 +237,13 @@ def test_what_was_kept_of_a_learner_expires_even_when_saved_again(api, user, ten
     assert picked(user, exercises_per_error=1) == [("B", False)]
 
 
-def test_a_deleted_learner_is_a_404_at_once_though_their_state_was_kept(api, user, make_error):
+def test_a_deleted_learner_is_a_404_at_once_though_their_state_was_kept(api, user, make_error, committed):
     make_error(user=user)
     user_id = user.pk
     assert api.get(URL, {"user_id": user_id}).status_code == 200
 
-    learners.delete_user(user)
+    with committed():
+        user.delete()
 
     response = api.get(URL, {"user_id": user_id})
     assert response.status_code == 404

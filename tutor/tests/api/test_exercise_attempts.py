@@ -23,13 +23,14 @@ def test_a_client_records_an_attempt(api, user, exercise):
     assert timezone.now() - stored.completed_at < timedelta(seconds=5)
 
 
-def test_a_recorded_attempt_rotates_the_next_recommendation(api, user, make_error, make_exercise):
+def test_a_recorded_attempt_rotates_the_next_recommendation(api, user, make_error, make_exercise, committed):
     make_error(user=user, errorSubCategory=3)
     first, second = make_exercise(title="First"), make_exercise(title="Second")
     shown = api.get("/api/generate-exercise", {"user_id": user.pk, "exercises_per_error": 1}).json()
     assert shown["top_errors"][0]["exercises"][0]["id"] == str(first.pk)
 
-    api.post(URL, {"user_id": str(user.pk), "exercise_id": str(first.pk)}, format="json")
+    with committed():
+        api.post(URL, {"user_id": str(user.pk), "exercise_id": str(first.pk)}, format="json")
 
     shown = api.get("/api/generate-exercise", {"user_id": user.pk, "exercises_per_error": 1}).json()
     assert shown["top_errors"][0]["exercises"][0]["id"] == str(second.pk)
