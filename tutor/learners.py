@@ -25,8 +25,6 @@ def cache_key(user_id: UUID) -> str:
 # process is taken for existing up to SEEN_SECONDS; the flush sends such events to the dead letters.
 _seen: dict[UUID, float] = {}
 SEEN_SECONDS = 60
-# How long the buffer takes a learner just confirmed (PostgreSQL or the cache) for existing (buffer.mark_known).
-KNOWN_SECONDS = 300
 _SEEN_LIMIT = 100_000
 
 
@@ -84,8 +82,7 @@ def save_user(user: User) -> User:
     with transaction.atomic():
         user.save()
     cache.delete(cache_key(user.pk))
-    if buffer.enabled():
-        buffer.bump_versions([user.pk])  # the level may have changed
+    buffer.bump_versions([user.pk])  # the level may have changed
     return user
 
 
@@ -96,5 +93,4 @@ def delete_user(user: User) -> None:
         user.delete()
     cache.delete(cache_key(user_id))
     _seen.pop(user_id, None)
-    if buffer.enabled():
-        buffer.bump_versions([user_id], deleted=True)
+    buffer.bump_versions([user_id], deleted=True)
