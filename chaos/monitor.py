@@ -98,7 +98,7 @@ class FlushWatcher(Sampler):
 
     def sample(self) -> None:
         try:
-            entries = self.redis.xlen(buffer.STREAM)
+            entries = self.redis.xlen(buffer.keys.STREAM)
         except redis.RedisError:
             entries = None
         rows = self.database.rows("SELECT count(*) FROM tutor_error")
@@ -183,7 +183,7 @@ class RankingWatcher(Sampler):
 
     def truth(self, learner: str) -> int | None:
         try:
-            members = self.redis.zrange(buffer._pending_key(learner), 0, -1)
+            members = self.redis.zrange(buffer.keys.pending(learner), 0, -1)
         except redis.RedisError:
             return None
         pending = sorted({member.decode().split(":")[0] for member in members})

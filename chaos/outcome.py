@@ -33,9 +33,9 @@ def tally(*, database_url: str, buffer_url: str, sent: set[str], accepted: set[s
     copies = dict(rows)
     stored = set(copies)
     client = redis.Redis.from_url(buffer_url, socket_timeout=10)
-    dead_letters = client.xrange(buffer.DEAD)
+    dead_letters = client.xrange(buffer.keys.DEAD_LETTERS)
     dead = event_ids(fields for _, fields in dead_letters)
-    waiting = event_ids(fields for _, fields in client.xrange(buffer.STREAM))
+    waiting = event_ids(fields for _, fields in client.xrange(buffer.keys.STREAM))
     return Tally(
         accepted=len(accepted),
         stored=len(accepted & stored),
@@ -54,13 +54,29 @@ def event_ids(records: Iterable[dict[bytes, bytes]]) -> set[str]:
     ids = set()
     for fields in records:
         try:
-            if b"event" in fields:  # a dead letter of one event
-                rows = orjson.loads(fields[b"event"])
+            if b"event" in fields:  # a dead letter of one event: its values by field name, or a raw row
+                rows = [orjson.loads(fields[b"event"])]
             elif b"raw" in fields:  # a dead letter of an unreadable entry
-                rows = orjson.loads(orjson.loads(fields[b"raw"])["events"])
+                rows = _rows(orjson.loads(orjson.loads(fields[b"raw"])["events"]))
             else:  # a stream entry
-                rows = orjson.loads(fields[b"events"])
-            ids.update(row[0] for row in rows if isinstance(row, list) and row and isinstance(row[0], str))
+                rows = _rows(orjson.loads(fields[b"events"]))
         except (KeyError, TypeError, ValueError):
             continue
+        ids.update(_event_id(row) for row in rows if _event_id(row))
     return ids
+
+
+def _rows(events: object) -> list:
+    """Return the rows of a stream entry's `events` (tutor/buffer/entries.py): format 2, or format 1's bare list."""
+    return events["rows"] if isinstance(events, dict) else events
+
+
+def _event_id(row: object) -> str | None:
+    """Return the event id of a row, read by name or, in a format 1 row or a raw one, first; None if it has none."""
+    if isinstance(row, dict):
+        event_id = row.get("event_id")
+    elif isinstance(row, list) and row:
+        event_id = row[0]
+    else:
+        return None
+    return event_id if isinstance(event_id, str) else None

@@ -224,7 +224,7 @@ def wait_drained(buffer_url: str, *, until: float) -> bool:
     client = redis_client(buffer_url)
     while time.monotonic() < until:
         try:
-            if client.xlen(buffer.STREAM) == 0:
+            if client.xlen(buffer.keys.STREAM) == 0:
                 return True
         except Exception:  # the Redis is restarting: ask again
             pass

@@ -134,7 +134,7 @@ def wait_for_progress(run: Run, timeout: float = 30.0) -> None:
             if rows and rows[0][0] > run.stored_after_disruption:
                 return
             with suppress(redis.RedisError):
-                if client.xlen(buffer.STREAM) == 0:
+                if client.xlen(buffer.keys.STREAM) == 0:
                     return
             time.sleep(0.1)
     finally:
@@ -145,7 +145,7 @@ def recovered(run: Run, what: str, began: float) -> None:
     """Record a disruption that just ended, with the stream's backlog and the rows stored then."""
     ended, backlog = time.monotonic(), 0
     with suppress(redis.RedisError):
-        backlog = redis_client(run.services.buffer.url).xlen(buffer.STREAM)
+        backlog = redis_client(run.services.buffer.url).xlen(buffer.keys.STREAM)
     database = Database(run.database_url)
     rows = database.rows("SELECT count(*) FROM tutor_error")
     database.close()
@@ -172,7 +172,7 @@ def catch_a_copy(run: Run, timeout: float = 5.0) -> str:
     # No flush in sight (none due, or none running at all): a random moment with entries waiting.
     client = redis_client(run.services.buffer.url)
     deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and not client.xlen(buffer.STREAM):
+    while time.monotonic() < deadline and not client.xlen(buffer.keys.STREAM):
         time.sleep(0.01)
     return "with entries waiting (no COPY seen)"
 
@@ -323,7 +323,7 @@ def inject(run: Run, client: redis.Redis, poison: Poison) -> None:
     run.poison_entries += 1
     if poison.event_id:
         run.poison.add(poison.event_id)
-    client.xadd(buffer.STREAM, {"events": poison.events})
+    client.xadd(buffer.keys.STREAM, {"events": poison.events})
 
 
 def poison_ends_dead(run: Run, tally: Tally) -> list[Check]:

@@ -56,7 +56,7 @@ def _refuse_unknown(user_ids: set[uuid.UUID]) -> bool:
     return True
 
 
-def _push(events: list[Event], counter: buffer.Counter | None, users: set, unseen: set) -> None:
+def _push(events: list[Event], counter: buffer.WindowCounter | None, users: set, unseen: set) -> None:
     """Buffer the events, the unseen learners checked in the same round trip; look up only those it does not know."""
     try:
         buffer.push(events, counter, verify=unseen)
@@ -64,13 +64,13 @@ def _push(events: list[Event], counter: buffer.Counter | None, users: set, unsee
         confirmed = _refuse_unknown(exc.user_ids)
         buffer.push(events, counter)
         if confirmed:
-            buffer.mark_known(exc.user_ids, buffer.KNOWN_SECONDS)  # the next pushes need no look-up
+            buffer.mark_existing(exc.user_ids)  # the next pushes need no look-up
         else:
             users = users - exc.user_ids
     learners.remember(users)
 
 
-def accept_events(events: list[Event], counter: buffer.Counter | None = None) -> None:
+def accept_events(events: list[Event], counter: buffer.WindowCounter | None = None) -> None:
     """Accept validated events: into the buffer when there is one, else (or when it is down) into the database.
 
     Events naming a learner that does not exist raise UnknownUsers, and nothing is accepted. The
@@ -166,7 +166,7 @@ def flush_batch(*, batch_size: int) -> FlushReport:
     # A crash from here to the commit leaves the entries claimed but unacknowledged: the next
     # flush claims them again. A crash after the commit makes the next flush insert nothing new.
     inserted, refused = store(events)
-    dead += [DeadLetter(entry_of[id(event)].id, reason, event=list(event)) for event, reason in refused]
+    dead += [DeadLetter(entry_of[id(event)].id, reason, event=event._asdict()) for event, reason in refused]
     buffer.ack(
         entries=entries,
         stored_users={e.user_id for e in events},
@@ -228,7 +228,7 @@ def _copy_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEv
                 # In index order: each learner's rows land on neighbouring index pages.
                 for e in sorted(events, key=_index_order):
                     if e.user_id in existing:
-                        copy.write_row((e[0], e[1], e[2], e[3], buffer.from_micros(e[4])))
+                        copy.write_row((e.event_id, e.user_id, e.category, e.subcategory, buffer.from_micros(e.micros)))
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         return len(events) - len(orphans), orphans
     except IntegrityError:
@@ -255,8 +255,10 @@ def _merge_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedE
         with cursor.copy(
             f'COPY {_INCOMING} (event_id, user_id, "errorCategory", "errorSubCategory", micros) FROM STDIN'
         ) as copy:
-            # The buffer's text goes to COPY as it is (buffer.py checked its shape); PostgreSQL parses it.
-            copy.write("".join(f"{e[0]}\t{e[1]}\t{e[2]}\t{e[3]}\t{e[4]}\n" for e in events))
+            # The buffer's text goes to COPY as it is (the buffer checked its shape); PostgreSQL parses it.
+            copy.write(
+                "".join(f"{e.event_id}\t{e.user_id}\t{e.category}\t{e.subcategory}\t{e.micros}\n" for e in events)
+            )
         cursor.execute(
             f"INSERT INTO tutor_error ({_COLUMNS}) "
             f'SELECT i.event_id, i.user_id, i."errorCategory", i."errorSubCategory", '

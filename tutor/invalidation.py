@@ -103,8 +103,6 @@ def exercise_bank_changed() -> None:
 def _announce_learners(user_ids: set[UUID], deleted: set[UUID]) -> None:
     cache.delete_many([key for u in user_ids for key in (learners.level_key(u), learners.attempts_key(u))])
     learners.forget(deleted)
-    if not buffer.enabled():
-        return
     told = buffer.bump_versions(user_ids - deleted) and buffer.bump_versions(deleted, deleted=True)
     if not told:
         _owe(user_ids - deleted)
@@ -122,8 +120,6 @@ def _owe(user_ids: set[UUID]) -> None:
 
 
 def _announce_bank(version: str) -> None:
-    if not buffer.enabled():
-        return
     try:
         buffer.bank_changed(version)
     except (buffer.BufferUnavailable, buffer.BufferFull, redis.RedisError) as exc:

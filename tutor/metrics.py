@@ -42,7 +42,7 @@ class PipelineCollector:
 
     def collect(self) -> Iterator[Metric]:
         try:
-            stats = buffer.pipeline_stats() if buffer.enabled() else None
+            stats = buffer.pipeline_stats()
         except buffer.BufferUnavailable:
             stats = None
         yield GaugeMetricFamily(

@@ -63,26 +63,22 @@ def top_errors(
     return stats
 
 
-def _read(user_id: UUID, given: buffer.Snapshot | None) -> tuple[buffer.Snapshot | None, "_Learner | None"]:
-    """Return the buffer's snapshot of the user (the one given, if it is the user's) and what was kept of them.
+def _read(user_id: UUID, counter: buffer.WindowCounter | None) -> tuple[buffer.Snapshot | None, "_Learner | None"]:
+    """Return the buffer's snapshot of the user and what was kept of them; with a counter, count the request too.
 
     (None, None) without a buffer, or with it unreachable: then everything comes from PostgreSQL.
     """
-    if not buffer.enabled():
-        return None, None
-    if given is not None and given.user_id == user_id:
-        return given, _learner(given)
     try:
-        snap = buffer.snapshot(user_id)
+        snap = buffer.snapshot(user_id, counter)
     except buffer.BufferUnavailable as exc:
         logger.warning("Event buffer unreachable, ranking from PostgreSQL only: %s", exc)
         return None, None
-    return snap, _learner(snap)
+    return (None, None) if snap is None else (snap, _learner(snap))
 
 
 @dataclass
 class _Learner:
-    """What readers computed of a learner, true while the learner's version and the buffer's epoch hold.
+    """What readers computed of a learner, true while the learner's version and the buffer's generation hold.
 
     It is kept in the buffer beside the version and comes back in the snapshot, so a warm read is
     one round trip. Every change that matters bumps the version: a flush or a direct write of the
@@ -90,7 +86,7 @@ class _Learner:
     (a bump is best effort), and each window's rows after that much time too (the window slides).
     """
 
-    label: list  # [epoch, version]
+    label: list  # [generation, version]
     rows: dict[str, list]  # window "days:detailed" -> [until (time.time()), rows with times in µs]
     profile: list | None  # [until (time.time()), level or None, [[exercise id, last done in µs], ...]]
     answer: list | None = None  # [query, until (time.time())] of the last recommendation rendered
@@ -100,7 +96,7 @@ class _Learner:
 
 
 def _learner(snap: buffer.Snapshot) -> _Learner:
-    label = [snap.epoch, snap.version]
+    label = [snap.generation, snap.version]
     if snap.state:
         # The state's JSON, then the rendered answer as it is: a warm read parses only the first.
         head, _, body = snap.state.partition(b"\0")
@@ -125,7 +121,7 @@ def _keep(user_id: UUID, known: _Learner | None) -> None:
             user_id,
             orjson.dumps(state) + b"\0" + known.body,
             settings.RANKING_CACHE_SECONDS,
-            known_seconds=buffer.KNOWN_SECONDS if known.verified else None,
+            exists=known.verified,
         )
 
 
@@ -309,27 +305,27 @@ def select_exercises(
     return picked + [{**e, "repeat": True} for e in cooling[: limit - len(picked)]]
 
 
-def recommend(*, user_id: UUID, snapshot: buffer.Snapshot | None = None, **params) -> dict:
+def recommend(*, user_id: UUID, counter: buffer.WindowCounter | None = None, **params) -> dict:
     """Return the user's top error pairs over the window, each with exercises that train it.
 
-    `params` are those of `_recommend`; `snapshot` may be the buffer's snapshot of the user,
-    already read (with the throttle's count).
+    `params` are those of `_recommend`. With the throttle's counter, the request is counted in
+    the same round trip as the buffer's snapshot (OverLimit past its limit).
     """
-    snap, known = _read(user_id, snapshot)
+    snap, known = _read(user_id, counter)
     answer = _recommend(user_id, snap, known, **params)
     _keep(user_id, known)
     return answer
 
 
 def recommend_rendered(
-    *, user_id: UUID, render: Callable[[dict], bytes], snapshot: buffer.Snapshot | None = None, **params
+    *, user_id: UUID, render: Callable[[dict], bytes], counter: buffer.WindowCounter | None = None, **params
 ) -> bytes:
     """Return `recommend`'s answer rendered, reusing the one kept with the learner while it holds.
 
     The kept answer holds while the learner's version, the bank's version and the query are the
     same, no event is pending, and the rows it was made from are fresh (RANKING_CACHE_SECONDS).
     """
-    snap, known = _read(user_id, snapshot)
+    snap, known = _read(user_id, counter)
     query = (
         None
         if snap is None or snap.pending

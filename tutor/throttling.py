@@ -2,13 +2,16 @@
 
 A client's IP is the socket's peer unless API_TRUSTED_PROXIES (DRF's NUM_PROXIES) says how many
 proxies in front append to X-Forwarded-For: a client cannot pick its own address by sending one.
+
+The hot handlers count their own request in the buffer round trip they make anyway: they are
+marked `counts_itself` (ClientRateThrottle leaves them alone) and run inside `counting`.
 """
 
-import functools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
@@ -33,39 +36,79 @@ class FixedWindowThrottle(SimpleRateThrottle):
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
-    def window_counter(self, ident: str) -> buffer.Counter:
+    def window_counter(self, ident: str) -> buffer.WindowCounter:
         """Return the counter of `ident` (the client and scope) for the current window."""
         self.now = time.time()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
-        return buffer.Counter(f"{ident}:{window}", self.duration + 1, self.num_requests)
+        return buffer.WindowCounter(f"{ident}:{window}", self.duration + 1, self.num_requests)
 
     def wait(self):
         return max(self.window_end - self.now, 1)
+
+    def throttled(self) -> Throttled:
+        """Return the refusal of a request over the rate, saying when the window ends (Retry-After)."""
+        return Throttled(wait=math.ceil(self.wait()))
+
+    def refuse_if_past_limit(self, count: int | None) -> None:
+        """Raise Throttled when `count` (None: not counted) passes the rate."""
+        if count is not None and count > self.num_requests:
+            raise self.throttled()
 
 
 class ClientRateThrottle(FixedWindowThrottle, UserRateThrottle):
     """Requests per API client (per key or staff login; per IP address for anonymous calls).
 
-    The hot paths count in the round trip they make anyway: a view with `counted(request,
-    counter)` takes the count itself (generate-exercise with its snapshot), or defers it to its
-    write (error-events, in the same script that buffers the events).
+    It counts every request but those of a handler marked `counts_itself`, which counts its own.
     """
 
     scope = "client"
 
     def allow_request(self, request, view):
-        if self.rate is None:
+        if getattr(getattr(view, request.method.lower(), None), "counts_itself", False):
             return True
-        ident = self.get_cache_key(request, view)
-        if ident is None:
-            return True
-        counter = self.window_counter(ident)
-        if buffer.enabled():
-            request.throttle_counter, request.throttle_wait = counter, self.wait()
-        counted = getattr(view, "counted", None)
-        count = _count(counter, counted=counted and functools.partial(counted, request))
+        counter = self.client_counter(request)
+        count = None if counter is None else _count(counter)
         return count is None or count <= self.num_requests
+
+    def client_counter(self, request: Request) -> buffer.WindowCounter | None:
+        """Return the counter of the request's client in this window; None when clients have no rate."""
+        if self.rate is None:
+            return None
+        ident = self.get_cache_key(request, None)
+        return None if ident is None else self.window_counter(ident)
+
+
+def counts_itself(handler: Callable) -> Callable:
+    """Mark a view's handler as counting its own request (with `counting`): ClientRateThrottle skips it."""
+    handler.counts_itself = True
+    return handler
+
+
+@contextmanager
+def counting(request: Request) -> Iterator[buffer.WindowCounter | None]:
+    """Count the request once against its client's rate, and refuse it (Throttled) past the rate.
+
+    The block gets the counter to hand to its buffer write (a push, a snapshot), which counts the
+    request in the same round trip and raises OverLimit, having written nothing, past the limit.
+    It gets None when there is nothing for it to count: clients have no rate, or there is no
+    buffer and the request was counted here, in the cache, before the block. A request the
+    block refuses (any exception) before the buffer counted it is counted here: refused requests
+    count too. A buffer that cannot count lets the request through.
+    """
+    throttle = ClientRateThrottle()
+    counter = throttle.client_counter(request)
+    if counter is not None and not buffer.enabled():
+        throttle.refuse_if_past_limit(_count(counter))
+        counter = None
+    try:
+        yield counter
+    except buffer.OverLimit:
+        raise throttle.throttled() from None
+    except Exception:
+        if counter is not None and not counter.counted:
+            throttle.refuse_if_past_limit(_count(counter))
+        raise
 
 
 class FailedAuthenticationThrottle(FixedWindowThrottle):
@@ -89,46 +132,26 @@ class FailedAuthenticationThrottle(FixedWindowThrottle):
     def refuse_if_over(self) -> None:
         """Raise Throttled when the address has used up its failures of this window."""
         if self.counter is not None and (_peek(self.counter) or 0) >= self.num_requests:
-            raise Throttled(wait=math.ceil(self.wait()))
+            raise self.throttled()
 
     def count_failure(self) -> None:
         """Count a failed authentication of the address; raise Throttled when that passes the rate."""
-        if self.counter is not None and (_count(self.counter) or 0) > self.num_requests:
-            raise Throttled(wait=math.ceil(self.wait()))
+        if self.counter is not None:
+            self.refuse_if_past_limit(_count(self.counter))
 
 
-def count_refused(request) -> None:
-    """Count a request whose count a view deferred to a write that did not happen; raise Throttled if over."""
-    counter = getattr(request, "throttle_counter", None)
-    if counter is None:
-        return
-    try:
-        over = buffer.count(counter) > counter.limit
-    except (buffer.BufferUnavailable, buffer.BufferFull):
-        return
-    if over:
-        raise throttled(request)
-
-
-def throttled(request) -> Throttled:
-    return Throttled(wait=math.ceil(request.throttle_wait))
-
-
-def _count(counter: buffer.Counter, counted: Callable[[buffer.Counter], int | None] | None = None) -> int | None:
-    """Count one request on the counter and return its count; None when the store cannot count it (or defers it).
-
-    `counted(counter)` counts it in a round trip of the view's own (the event buffer only).
-    """
+def _count(counter: buffer.WindowCounter) -> int | None:
+    """Count one request on the counter and return its count; None when the store cannot count it."""
     if not buffer.enabled():
         return _count_in_cache(counter.name, counter.seconds)
     try:
-        return counted(counter) if counted else buffer.count(counter)
+        return buffer.count(counter)
     except (buffer.BufferUnavailable, buffer.BufferFull) as exc:
         logger.warning("Cannot count requests in the event buffer, request not throttled: %s", exc)
         return None
 
 
-def _peek(counter: buffer.Counter) -> int | None:
+def _peek(counter: buffer.WindowCounter) -> int | None:
     """Return the counter's count without counting; None when the store cannot tell."""
     if not buffer.enabled():
         return cache.get(counter.name)

@@ -1,5 +1,3 @@
-from uuid import UUID
-
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -10,7 +8,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import buffer, health, ingest, ranking, throttling
+from tutor import health, ingest, ranking, throttling
 from tutor.exceptions import UnknownUsers
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
 from tutor.json_codec import FastJSONParser, FastJSONRenderer
@@ -98,15 +96,6 @@ class ExerciseViewSet(viewsets.ModelViewSet):
 
 
 class GenerateExerciseView(APIView):
-    def counted(self, request, counter: buffer.Counter) -> int | None:
-        """Count the request in the same round trip as the learner's snapshot, kept for the read (`get`)."""
-        try:
-            user_id = UUID(request.query_params.get("user_id", ""))
-        except ValueError:
-            return buffer.count(counter)  # the query is refused below, naming the parameter
-        request.snapshot = buffer.snapshot(user_id, counter)
-        return request.snapshot.count
-
     @extend_schema(
         parameters=[GenerateExerciseQuery],
         responses={
@@ -115,25 +104,23 @@ class GenerateExerciseView(APIView):
             404: OpenApiResponse(description='{"error": "User not found"}'),
         },
     )
+    @throttling.counts_itself
     def get(self, request):
         """Rank the learner's most frequent error pairs over the window and recommend exercises for each."""
-        query = request.query_params.dict()
-        params = plain_query(query) or GENERATE_QUERY.run_validation(query)
-        # The answer is built JSON-ready by ranking.recommend and documented by
-        # GenerateExerciseResponse; serializing it again through DRF fields cost a third of the request.
-        snapshot = getattr(request, "snapshot", None)
-        if isinstance(request.accepted_renderer, FastJSONRenderer):
-            body = ranking.recommend_rendered(**params, snapshot=snapshot, render=request.accepted_renderer.render)
-            return HttpResponse(body, content_type=request.accepted_renderer.media_type)
-        return Response(ranking.recommend(**params, snapshot=snapshot))  # another renderer (DEBUG's browsable API)
+        # The request is counted in the round trip that reads the learner's snapshot.
+        with throttling.counting(request) as counter:
+            query = request.query_params.dict()
+            params = plain_query(query) or GENERATE_QUERY.run_validation(query)
+            # The answer is built JSON-ready by ranking.recommend and documented by
+            # GenerateExerciseResponse: it is not serialized again through DRF fields.
+            if isinstance(request.accepted_renderer, FastJSONRenderer):
+                body = ranking.recommend_rendered(**params, counter=counter, render=request.accepted_renderer.render)
+                return HttpResponse(body, content_type=request.accepted_renderer.media_type)
+            return Response(ranking.recommend(**params, counter=counter))  # another renderer (DEBUG's browsable API)
 
 
 class ErrorEventsView(APIView):
     parser_classes = [FastJSONParser]
-
-    def counted(self, request, counter: buffer.Counter) -> int | None:
-        """Defer a POST's count to the script that buffers its events (`request.throttle_counter`)."""
-        return None if request.method == "POST" else buffer.count(counter)
 
     @extend_schema(
         request=ErrorEventSerializer(many=True),
@@ -143,20 +130,17 @@ class ErrorEventsView(APIView):
             503: OpenApiResponse(description="Neither the event buffer nor the database can take events now."),
         },
     )
+    @throttling.counts_itself
     def post(self, request):
         """Accept one error event, or a list of up to 1,000, for real-time ranking (a single object works too)."""
-        try:
+        # The request is counted in the script that buffers its events.
+        with throttling.counting(request) as counter:
             events = parse_error_events(request.data)
-            ingest.accept_events(events, counter=getattr(request, "throttle_counter", None))
-        except buffer.OverLimit:
-            raise throttling.throttled(request) from None
-        except UnknownUsers as exc:
-            throttling.count_refused(request)  # a refused request (400, 415, ...) counts too
-            raise unknown_users_refusal(events, exc.user_ids, many=isinstance(request.data, list)) from None
-        except Exception:
-            throttling.count_refused(request)
-            raise
-        # The shape of ErrorEventsAccepted, built directly: a serializer per request costs more than the rest.
+            try:
+                ingest.accept_events(events, counter=counter)
+            except UnknownUsers as exc:
+                raise unknown_users_refusal(events, exc.user_ids, many=isinstance(request.data, list)) from None
+        # The shape of ErrorEventsAccepted, built directly rather than through a serializer.
         body = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
         return rendered(request, body, status=status.HTTP_202_ACCEPTED)
 

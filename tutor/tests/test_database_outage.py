@@ -12,8 +12,9 @@ import requests
 from django.conf import settings
 
 from tutor import api_keys
+from tutor.tests.gunicorn_server import GunicornServer
 from tutor.tests.postgres_server import PostgresServer
-from tutor.tests.redis_server import RedisServer, free_port
+from tutor.tests.redis_server import RedisServer
 
 TOKEN_CACHE_SECONDS = 1
 SETUP = """
@@ -41,26 +42,11 @@ class Stack:
             "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/1",
             "EVENT_BUFFER_URL": f"redis://127.0.0.1:{self.redis.port}/0",
             "TOKEN_CACHE_SECONDS": str(TOKEN_CACHE_SECONDS),
-            "GUNICORN_WORKERS": "2",
         }
         self.manage("migrate", "--no-input")
         self.learner, self.token, self.unused_token = self.manage("shell", "-c", SETUP).splitlines()[-1].split()
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:english_tutor.gunicorn", "english_tutor.wsgi:application"],
-            env={**self.env, "GUNICORN_BIND": self.url.removeprefix("http://")},
-            cwd=settings.BASE_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.url}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
+        self.server = GunicornServer(self.env)
+        self.url = self.server.url
 
     def manage(self, *args) -> str:
         done = subprocess.run(
@@ -85,8 +71,7 @@ class Stack:
             return conn.execute("SELECT count(*) FROM tutor_error").fetchone()[0]
 
     def close(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=30)
+        self.server.stop()
         self.redis.stop()
         self.pg.destroy()
 

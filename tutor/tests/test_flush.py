@@ -163,7 +163,7 @@ def test_concurrent_flushes_ingestion_and_reads_count_every_event_once():
 def test_a_poison_entry_goes_to_the_dead_letters_and_the_rest_commits(user):
     good = make_events(user, 4)
     ingest.accept_events(good[:2])
-    buffer.client().xadd(buffer.STREAM, {"events": "this is not json"})
+    buffer.client().xadd(buffer.keys.STREAM, {"events": "this is not json"})
     mismatched = Event(uuid.uuid4(), user.pk, 2, 3, timezone.now())  # Tense is no Vocabulary error
     ingest.accept_events([*good[2:], mismatched])
 
@@ -186,11 +186,33 @@ def test_a_poison_entry_goes_to_the_dead_letters_and_the_rest_commits(user):
 
 
 @pytest.mark.django_db
+def test_an_entry_the_release_before_wrote_is_flushed_and_leaves_nothing_pending(user):
+    # Format 1, as that release's push wrote it: a bare list of positional rows, each also added to
+    # its learner's pending set.
+    events = make_events(user, 3)
+    rows = [[str(e.event_id), str(e.user_id), e.category, e.subcategory, buffer.to_micros(e.timestamp)] for e in events]
+    r = buffer.client()
+    r.xadd(buffer.keys.STREAM, {"events": orjson.dumps(rows)})
+    r.zadd(buffer.keys.pending(user.pk), {f"{row[0]}:{row[3]}": row[4] for row in rows})
+    ingest.accept_events(make_events(user, 2))  # and an entry of this release's format
+    assert pending_members(user) == 5
+    assert total(user) == 5
+
+    report = ingest.flush()
+
+    assert (report.entries, report.inserted, report.dead) == (2, 5, 0)
+    assert {e.event_id for e in events} <= set(Error.objects.values_list("event_id", flat=True))
+    assert pending_members(user) == 0
+    assert buffer.backlog() == {"entries": 0, "dead": 0}
+    assert total(user) == 5
+
+
+@pytest.mark.django_db
 def test_an_entry_with_a_time_out_of_range_goes_to_the_dead_letters(user):
     good = make_events(user, 1)
     ingest.accept_events(good)
     bad = [str(uuid.uuid4()), str(user.pk), 1, 3, 2**62]  # year 146,000 or so
-    buffer.client().xadd(buffer.STREAM, {"events": orjson.dumps([bad])})
+    buffer.client().xadd(buffer.keys.STREAM, {"events": orjson.dumps([bad])})
 
     report = ingest.flush()
 

@@ -30,20 +30,35 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FLUSH_SECONDS = 20  # a flush that never ends fails the drain check instead of hanging the suite
 
 
-# The stream entry's wire format (buffer._encode, buffer.BufferedEvent), known here and nowhere else in this file.
+# The stream entry's wire format (tutor/buffer/entries.py), known here and nowhere else in this file.
+FIELDS = ["event_id", "user_id", "category", "subcategory", "micros"]
+
+
 def raw_row(event: Event, **changes) -> list:
     """Return the event as a row of a stream entry, with `changes` (BufferedEvent fields) made to it."""
-    return list(event.buffered()._replace(**changes))
+    values = event.buffered()._replace(**changes)._asdict()
+    return [values[name] for name in FIELDS]
 
 
-def raw_entry(rows: list) -> dict:
-    """Return the fields of a stream entry holding these rows."""
-    return {"events": orjson.dumps(rows)}
+def raw_entry(rows: list, wire_format: int) -> dict:
+    """Return the fields of a stream entry holding these rows: format 2, or format 1 as the release before wrote."""
+    if wire_format == 1:
+        return {"events": orjson.dumps(rows)}
+    return {"events": orjson.dumps({"format": 2, "fields": FIELDS, "rows": rows})}
 
 
-def entry_rows(fields: dict) -> list:
-    """Return the rows of a stream entry as written, read back from its fields."""
-    return orjson.loads(fields[b"events"])
+def entry_rows(fields: dict) -> list | None:
+    """Return the rows of a stream entry as the flush reads them (values by field name), None if it holds no rows."""
+    events = orjson.loads(fields[b"events"])
+    if isinstance(events, list):
+        names, rows = FIELDS, events
+    elif isinstance(events, dict) and events.get("format") == 2:
+        names, rows = events["fields"], events["rows"]
+    else:
+        return None
+    return [
+        dict(zip(names, row, strict=True)) if isinstance(row, list) and len(row) == len(names) else row for row in rows
+    ]
 
 
 def letter_row(letter: dict) -> object:
@@ -112,6 +127,7 @@ class Raw:
     """An entry of rows XADDed as they are: values an Event cannot carry, and no pending members."""
 
     rows: tuple
+    wire_format: int = 2  # 1: as the release before wrote entries
 
 
 @dataclass(frozen=True)
@@ -189,11 +205,23 @@ unreadable = st.sampled_from(
         Unreadable(((b"events", b'["row"]'),)),
         Unreadable(((b"events", b'[{"event_id": "x"}]'),)),
         Unreadable(((b"events", b"[null]"),)),
+        Unreadable(((b"events", b'{"format": 3, "fields": [], "rows": []}'),)),
+        Unreadable(((b"events", b'{"format": 2, "fields": ["event_id", "user_id"], "rows": [["x", "y"]]}'),)),
+        Unreadable(((b"events", b'{"format": 2, "rows": []}'),)),
+        Unreadable(
+            (
+                (
+                    b"events",
+                    b'{"format": 2, "fields": ["event_id", "user_id", "category", "subcategory", "micros"], '
+                    b'"rows": [1, "row"]}',
+                ),
+            )
+        ),
     ]
 )
 entries = st.one_of(
     st.builds(Pushed, st.lists(st.one_of(valid, again, event_poison), max_size=5).map(tuple)),
-    st.builds(Raw, st.lists(st.one_of(valid, again, row_poison), max_size=5).map(tuple)),
+    st.builds(Raw, st.lists(st.one_of(valid, again, row_poison), max_size=5).map(tuple), st.sampled_from([1, 2])),
     unreadable,
 )
 
@@ -225,21 +253,22 @@ class Writer:
     def write(self, entry) -> None:
         """Add the entry to the stream, as an accepted request (Pushed) or as it is (Raw, Unreadable)."""
         if isinstance(entry, Unreadable):
-            entry_id = buffer.client().xadd(buffer.STREAM, dict(entry.fields)).decode()
+            entry_id = buffer.client().xadd(buffer.keys.STREAM, dict(entry.fields)).decode()
             try:
                 rows = entry_rows(dict(entry.fields))
-            except (KeyError, orjson.JSONDecodeError):
+            except (KeyError, TypeError, ValueError):
                 rows = None
             self.unreadable[entry_id] = [orjson.dumps(row) for row in rows] if isinstance(rows, list) else None
             return
         made = [self.make(row, raw=isinstance(entry, Raw)) for row in entry.rows]
         if isinstance(entry, Raw):
-            entry_id = buffer.client().xadd(buffer.STREAM, raw_entry([row for row, _ in made])).decode()
+            rows = [row for row, _ in made]
+            entry_id = buffer.client().xadd(buffer.keys.STREAM, raw_entry(rows, entry.wire_format)).decode()
         else:
             buffer.push([event for event, _ in made])
-            (last,) = buffer.client().xrevrange(buffer.STREAM, count=1)
+            (last,) = buffer.client().xrevrange(buffer.keys.STREAM, count=1)
             entry_id = last[0].decode()
-        (_, fields) = buffer.client().xrange(buffer.STREAM, entry_id, entry_id)[0]
+        (_, fields) = buffer.client().xrange(buffer.keys.STREAM, entry_id, entry_id)[0]
         for row, (_, what) in zip(entry_rows(fields), made, strict=True):
             if what is not None:
                 self.letters.append((entry_id, orjson.dumps(row), what))
@@ -341,7 +370,7 @@ def stored_row(event: Event) -> tuple:
 @example(
     written=[
         Pushed((Valid(1, 5, 10, stored_before=True), Poison("deleted learner", (("user_id", DELETED),)))),
-        Raw((Again(0), Again(0))),
+        Raw((Again(0), Again(0)), wire_format=1),
     ],
     batch_size=2,
 )
@@ -386,7 +415,7 @@ def test_any_mix_of_valid_and_poison_entries_drains_storing_each_valid_event_onc
     for entry_id, row, what in owed_letters:
         assert re.search(NAMED[what], reasons[entry_id, row], re.IGNORECASE), (what, row, reasons[entry_id, row])
 
-    assert buffer.client().keys("tutor:pending:*") == []
+    assert buffer.client().keys(buffer.keys.pending("*")) == []
 
     for learner in LEARNERS:
         ranked = top_errors(user_id=learner, last_n_days=None, limit=None)

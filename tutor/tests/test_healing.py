@@ -19,12 +19,12 @@ pytestmark = pytest.mark.django_db
 
 
 def pending_keys() -> list:
-    return buffer.client().keys("tutor:pending:*")
+    return buffer.client().keys(buffer.keys.pending("*"))
 
 
 def raw_entry(*rows) -> None:
     """Add a stream entry as a client of the buffer's Redis could, bypassing every check."""
-    buffer.client().xadd(buffer.STREAM, {"events": orjson.dumps(list(rows))})
+    buffer.client().xadd(buffer.keys.STREAM, {"events": orjson.dumps(list(rows))})
 
 
 def row(user, category=1, sub=3, micros=None):
@@ -81,7 +81,7 @@ def test_two_bad_rows_are_dead_lettered_alone_and_the_rest_of_the_batch_commits(
 
     assert (report.inserted, report.dead) == (2, 2)
     assert set(Error.objects.values_list("event_id", flat=True)) == {uuid.UUID(r[0]) for r in good}
-    letters = {orjson.loads(letter["event"])[0]: letter["reason"] for letter in buffer.dead_letters()}
+    letters = {orjson.loads(letter["event"])["event_id"]: letter["reason"] for letter in buffer.dead_letters()}
     assert letters == {
         mismatched[0]: "no such pair: errorCategory 1, errorSubCategory 9",
         out_of_range[0]: "no such pair: errorCategory 1, errorSubCategory 99999",
@@ -111,7 +111,7 @@ def test_a_row_only_postgresql_refuses_is_dead_lettered_alone(user):
     assert set(Error.objects.values_list("event_id", flat=True)) == {e.event_id for e in events} - {poisoned}
     (letter,) = buffer.dead_letters()
     assert "refused by a rule" in letter["reason"]
-    assert orjson.loads(letter["event"])[0] == str(poisoned)
+    assert orjson.loads(letter["event"])["event_id"] == str(poisoned)
     assert pending_keys() == []
 
 
@@ -172,7 +172,7 @@ def test_after_a_restart_of_the_buffer_a_learner_written_through_meanwhile_is_re
     written = api.post(EVENTS, [event(user, sub=1)] * 50, format="json")
     assert written.status_code == 202
     assert Error.objects.filter(user=user).count() == 53  # written through
-    server.start()  # on its AOF: the kept state, the version and the epoch come back
+    server.start()  # on its AOF: the kept state, the version and the generation come back
 
     assert frequencies(api, user) == {"Pronoun": 50, "Tense": 3}
 

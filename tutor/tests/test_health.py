@@ -44,7 +44,7 @@ def buffer_an_event_accepted_seconds_ago(user, seconds: float) -> Event:
     event = Event(uuid.uuid4(), user.pk, 1, 3, timezone.now())
     now_seconds, now_micros = buffer.client().time()
     entry_ms = int((now_seconds + now_micros / 1e6 - seconds) * 1000)
-    buffer.client().xadd(buffer.STREAM, {"events": orjson.dumps([tuple(event.buffered())])}, id=f"{entry_ms}-0")
+    buffer.client().xadd(buffer.keys.STREAM, {"events": orjson.dumps([tuple(event.buffered())])}, id=f"{entry_ms}-0")
     return event
 
 

@@ -182,7 +182,7 @@ def test_it_counts_flushed_events_and_times_each_flushed_batch(api, staff_api, u
 
 @pytest.mark.django_db
 def test_it_counts_a_poison_entry_as_dead_lettered(staff_api):
-    buffer.client().xadd(buffer.STREAM, {"events": "this is not json"})
+    buffer.client().xadd(buffer.keys.STREAM, {"events": "this is not json"})
     before = scrape(staff_api)
 
     assert ingest.flush().dead == 1

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,8 @@ import pytest
 import requests
 from django.conf import settings
 
-from tutor.tests.redis_server import RedisServer, free_port
+from tutor.tests.gunicorn_server import GunicornServer
+from tutor.tests.redis_server import RedisServer
 
 PASSWORD = "doors-" + uuid.uuid4().hex
 SETUP = f"""
@@ -50,26 +50,11 @@ class Stack:
             "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/1" if self.redis else "",
             "EVENT_BUFFER_URL": f"redis://127.0.0.1:{self.redis.port}/0" if self.redis else "",
             "CELERY_BROKER_URL": "memory://",
-            "GUNICORN_WORKERS": "2",
         }
         self.manage("migrate", "--no-input")
         self.key = self.shell(SETUP).splitlines()[-1]
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:english_tutor.gunicorn", "english_tutor.wsgi:application"],
-            env={**self.env, "GUNICORN_BIND": self.url.removeprefix("http://")},
-            cwd=settings.BASE_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.url}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
+        self.server = GunicornServer(self.env)
+        self.url = self.server.url
         self.admin = AdminSession(self.url)
 
     def manage(self, *args) -> str:
@@ -113,8 +98,7 @@ class Stack:
             return list(pool.map(lambda _: requests.get(url, params=params, headers=headers, timeout=10), range(READS)))
 
     def close(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=30)
+        self.server.stop()
         if self.redis:
             self.redis.stop()
         with psycopg.connect(_admin_url(), autocommit=True) as conn:
