@@ -34,7 +34,7 @@ class RequestMetricsMiddleware:
 class PageMessageMiddleware(MessageMiddleware):
     """Django's one-time messages for the admin's pages; skipped under /api/, where no page shows them.
 
-    Setting up message storage signs and reads a cookie on every request: a tenth of a fast API call.
+    Setting up message storage reads and signs a cookie on every request, and no API answer uses it.
     """
 
     def process_request(self, request):
