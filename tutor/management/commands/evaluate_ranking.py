@@ -21,6 +21,7 @@ MODES = [
     ("decay, half-life 7 d", Scoring("decay", 7)),
     ("decay, half-life 14 d", Scoring("decay", 14)),
     ("decay, half-life 30 d", Scoring("decay", 30)),
+    ("recent (last 3 days)", Scoring("recent")),
 ]
 
 
