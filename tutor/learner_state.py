@@ -23,7 +23,7 @@ from tutor.stored_rows import PairRows, Rows
 FORMAT = 1  # bump on any change of the kept fields' meaning or layout
 
 
-@dataclass(slots=True)
+@dataclass
 class WindowRows:
     """The stored rows of one window and shape, true until `until` (time.time())."""
 
@@ -31,7 +31,7 @@ class WindowRows:
     pairs: list[PairRows]
 
 
-@dataclass(slots=True)
+@dataclass
 class Profile:
     """The learner's level and when they last did each exercise (exercise id -> µs), true until `until`."""
 
@@ -40,7 +40,7 @@ class Profile:
     done: dict[str, int]
 
 
-@dataclass(slots=True)
+@dataclass
 class KeptAnswer:
     """The query the kept rendered answer replies to, true until `until`."""
 

@@ -27,7 +27,7 @@ class Rows(StrEnum):
     TIMES = "times"  # the totals and each error's time
 
 
-@dataclass(slots=True)
+@dataclass
 class PairRows:
     """The errors of one pair in a window; times are µs since the epoch, as the buffer keeps them."""
 
