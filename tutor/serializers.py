@@ -164,7 +164,7 @@ class GenerateExerciseQuery(serializers.Serializer):
     )
 
 
-# One instance for all requests: building a serializer's fields costs more than validating with them.
+# One instance for all requests: its fields are built once, at import, and only validate afterwards.
 GENERATE_QUERY = GenerateExerciseQuery()
 _QUERY_INTS = {
     name: (field.min_value, field.max_value)
