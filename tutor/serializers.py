@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from tutor import learners
+from tutor import learners, scoring
 from tutor.buffer import EARLIEST_EVENT_TIME, Event, new_event_ids
 from tutor.exercise_content import CONTENT_FIELDS, content_errors
 from tutor.fields import (
@@ -21,7 +21,6 @@ from tutor.fields import (
     parse_uuid,
 )
 from tutor.models import Error, Exercise, ExerciseAttempt, User
-from tutor.ranking import Ranking
 from tutor.taxonomy import CATEGORY_OF, PAIR_FIELDS, ErrorCategory, ErrorSubCategory, pair_error
 
 MAX_TOP_N_ERRORS = 1000
@@ -124,6 +123,21 @@ class ExerciseSerializer(PairRuleMixin, StrictModelSerializer):
         return attrs
 
 
+class RankingField(serializers.ChoiceField):
+    """The name of a ranking mode registered in tutor.scoring, as the registry holds them when a query is read."""
+
+    default_error_messages = {"invalid_choice": "{field} must be one of: {modes}."}
+
+    def __init__(self, **kwargs):
+        help_text = " ".join(f"{mode.name}: {mode.help}" for mode in scoring.MODES.values())
+        super().__init__(choices=list(scoring.MODES), default=scoring.DEFAULT, help_text=help_text, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or data not in scoring.MODES:
+            self.fail("invalid_choice", field=self.field_name, modes=", ".join(scoring.MODES))
+        return data
+
+
 class GenerateExerciseQuery(serializers.Serializer):
     user_id = UserIdField(help_text="The learner's UUID.")
     top_n_errors = BoundedIntegerField(
@@ -141,12 +155,7 @@ class GenerateExerciseQuery(serializers.Serializer):
     exercises_per_error = BoundedIntegerField(
         min_value=1, max_value=MAX_EXERCISES_PER_ERROR, default=3, help_text="Exercises returned per pair."
     )
-    ranking = serializers.ChoiceField(
-        choices=[mode.value for mode in Ranking],
-        default=Ranking.COUNT.value,
-        error_messages={"invalid_choice": "ranking must be one of: count, decay."},
-        help_text="count: errors in the window (default). decay: recent errors weigh more (half-life).",
-    )
+    ranking = RankingField()
     half_life_days = BoundedIntegerField(
         min_value=1, max_value=90, default=7, help_text="With ranking=decay: days after which an error weighs half."
     )
@@ -155,7 +164,7 @@ class GenerateExerciseQuery(serializers.Serializer):
     )
 
 
-# One instance for all requests: building a serializer's fields costs more than validating with them.
+# One instance for all requests: its fields are built once, at import, and only validate afterwards.
 GENERATE_QUERY = GenerateExerciseQuery()
 _QUERY_INTS = {
     name: (field.min_value, field.max_value)
@@ -183,7 +192,7 @@ def plain_query(params: dict) -> dict | None:
             if not low <= int(value) <= high:
                 return None
             valid[name] = int(value)
-        elif name == "ranking" and value in ("count", "decay"):
+        elif name == "ranking" and value in scoring.MODES:
             valid[name] = value
         elif name == "user_id" and (user_id := parse_uuid(value)) is not None:
             valid[name] = user_id
@@ -206,7 +215,9 @@ class TopErrorSerializer(serializers.Serializer):
     errorCategory = serializers.CharField(help_text="Category label, e.g. Grammar.")
     errorSubCategory = serializers.CharField(help_text="Subcategory label, e.g. Tense.")
     errorFrequency = serializers.IntegerField(help_text="Errors of this pair in the window.")
-    score = serializers.FloatField(help_text="What the pair is ranked by: the count, or the decayed weight.")
+    score = serializers.FloatField(
+        help_text="What the pair is ranked by, as the ranking mode scores it (a whole number for modes that count)."
+    )
     last_seen = serializers.DateTimeField(help_text="When the newest error of this pair was made.")
     exercises = RecommendedExerciseSerializer(many=True)
 

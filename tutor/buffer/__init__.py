@@ -24,7 +24,7 @@ Keys (built in keys.py only):
                                random one when this Redis starts, until the next flush sets it again)
 - tutor:exists:<user_id>       set while the learner is known to exist (confirmed by PostgreSQL or the
                                cache at most EXISTS_MARK_SECONDS ago): a push naming others is refused unwritten
-- tutor:state:<user_id>        what readers last computed of the learner (ranking.py, opaque here), labelled
+- tutor:state:<user_id>        what readers last computed of the learner (learner_state.py; opaque here), labelled
                                with the generation and version it holds under; expires after RANKING_CACHE_SECONDS
 - tutor:generation             random id of this buffer's lifetime: state kept under versions of an
                                earlier lifetime (before a reset or a restart of this Redis) is never taken

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tutor.scoring import MODES
 from tutor.serializers import ErrorEventSerializer, GenerateExerciseQuery, plain_event, plain_query
 from tutor.taxonomy import CATEGORY_OF
 
@@ -73,7 +74,7 @@ def test_the_quick_path_takes_a_plain_event():
 
 query_values = st.one_of(
     st.integers(min_value=-2, max_value=400).map(str),
-    st.sampled_from(["", "0", "007", "+3", " 3", "3 ", "3.0", "1e2", "٣", "²", "9" * 7, "count", "decay", "Count"]),
+    st.sampled_from(["", "0", "007", "+3", " 3", "3 ", "3.0", "1e2", "٣", "²", "9" * 7, "Count", *MODES]),
     st.sampled_from([KNOWN, KNOWN.upper(), KNOWN.replace("-", ""), "{" + KNOWN + "}", "urn:uuid:" + KNOWN]),
     st.text(max_size=8),
 )

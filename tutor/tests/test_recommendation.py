@@ -11,7 +11,8 @@ from django.utils import timezone
 from tutor import buffer, exercise_bank, ingest
 from tutor.buffer import Event
 from tutor.models import ExerciseAttempt
-from tutor.ranking import Ranking, Scoring, recommend, top_errors
+from tutor.ranking import recommend, top_errors
+from tutor.scoring import Scoring
 
 pytestmark = pytest.mark.django_db
 URL = "/api/generate-exercise"
@@ -64,7 +65,7 @@ def test_decay_ties_fall_to_count_then_recency_then_subcategory(user, make_error
     make_error(user=user, errorSubCategory=2, timestamp_utc=days_ago(1))
     make_error(user=user, errorSubCategory=1, timestamp_utc=days_ago(1))
 
-    stats = top_errors(user_id=user.pk, last_n_days=None, limit=None, scoring=Scoring(Ranking.DECAY, 7))
+    stats = top_errors(user_id=user.pk, last_n_days=None, limit=None, scoring=Scoring("decay", 7))
 
     assert [s.subcategory for s in stats] == [6, 5, 1, 2]
 

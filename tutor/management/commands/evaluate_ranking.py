@@ -10,16 +10,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from tutor.models import Error, User
-from tutor.ranking import Ranking, Scoring, top_errors
+from tutor.ranking import top_errors
+from tutor.scoring import Scoring
 from tutor.taxonomy import CATEGORY_OF
 
 HISTORY_DAYS = 60
 TOP = 3
 MODES = [
-    ("count", Scoring(Ranking.COUNT)),
-    ("decay, half-life 7 d", Scoring(Ranking.DECAY, 7)),
-    ("decay, half-life 14 d", Scoring(Ranking.DECAY, 14)),
-    ("decay, half-life 30 d", Scoring(Ranking.DECAY, 30)),
+    ("count", Scoring("count")),
+    ("decay, half-life 7 d", Scoring("decay", 7)),
+    ("decay, half-life 14 d", Scoring("decay", 14)),
+    ("decay, half-life 30 d", Scoring("decay", 30)),
+    ("recent (last 3 days)", Scoring("recent")),
 ]
 
 
