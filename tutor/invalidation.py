@@ -43,61 +43,52 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _Changes:
-    """What the current transaction changed, announced once when it commits."""
+    """What this connection's writes changed and readers have not been told yet."""
 
     learners: set[UUID] = field(default_factory=set)
     deleted: set[UUID] = field(default_factory=set)
     bank_version: str | None = None
 
-    def announce(self) -> None:
-        # The write has committed: a failure here must not turn its answer into an error.
-        try:
-            if self.learners:
-                _announce_learners(self.learners, self.deleted)
-            if self.bank_version is not None:
-                _announce_bank(self.bank_version)
-        except (DatabaseError, redis.RedisError, buffer.BufferUnavailable, buffer.BufferFull):
-            logger.exception("A committed change could not be announced to readers")
+
+def _pending() -> _Changes:
+    if getattr(connection, "_tutor_changes", None) is None:
+        connection._tutor_changes = _Changes()
+    return connection._tutor_changes
 
 
-def _changes() -> _Changes:
-    """Return the changes of the current transaction, registering their announcement on its commit.
+def _announce() -> None:
+    """Tell readers everything written so far (run on commit; outside a transaction, at once).
 
-    Outside a transaction (autocommit) each write is its own transaction, announced at once.
+    Every write registers this; the first to run after a commit tells everything, the others
+    find nothing left. A write rolled back may still be told with the next commit: readers then
+    reload what had not changed, which costs a read and is never wrong.
     """
-    held = getattr(connection, "_tutor_changes", None)
-    # A transaction that rolled back took its callback with it: this one needs its own.
-    if held is None or not any(callback is held.announce for _, callback, _ in connection.run_on_commit):
-        held = _Changes()
-        connection._tutor_changes = held
-        if connection.in_atomic_block:
-            transaction.on_commit(held.announce)
-    return held
-
-
-def _now_or_on_commit(changes: _Changes) -> None:
-    if not connection.in_atomic_block:
-        connection._tutor_changes = None
-        changes.announce()
+    changes, connection._tutor_changes = _pending(), None
+    # The write has committed: a failure here must not turn its answer into an error.
+    try:
+        if changes.learners:
+            _announce_learners(changes.learners, changes.deleted)
+        if changes.bank_version is not None:
+            _announce_bank(changes.bank_version)
+    except (DatabaseError, redis.RedisError, buffer.BufferUnavailable, buffer.BufferFull):
+        logger.exception("A committed change could not be announced to readers")
 
 
 def learners_changed(user_ids: Iterable[UUID], *, deleted: bool = False) -> None:
     """Make readers drop what they keep of these learners, once the current transaction commits."""
     user_ids = set(user_ids)
-    if not user_ids:
-        return
-    changes = _changes()
-    changes.learners |= user_ids
-    if deleted:
-        changes.deleted |= user_ids
-    _now_or_on_commit(changes)
+    if user_ids:
+        changes = _pending()
+        changes.learners |= user_ids
+        if deleted:
+            changes.deleted |= user_ids
+        transaction.on_commit(_announce)
 
 
 def exercise_bank_changed() -> None:
     """Give the bank a new version in the current transaction; readers load the bank afresh once it commits."""
-    changes = _changes()
-    changes.bank_version = ExerciseBankVersion.replace()
-    _now_or_on_commit(changes)
+    _pending().bank_version = ExerciseBankVersion.replace()
+    transaction.on_commit(_announce)
 
 
 def _announce_learners(user_ids: set[UUID], deleted: set[UUID]) -> None:
