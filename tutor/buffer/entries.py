@@ -8,9 +8,11 @@ fields once and holds one row of values per event, in the order named:
 
 Format 1, written by the release before, is a bare list of rows in the order of FORMAT_1_FIELDS.
 Both are read, so that entries that release left in the stream are flushed after a rolling
-deploy. Every reader goes by field name, never by position: `decode` here and scripts/push.lua.
+deploy. Every reader goes by field name, never by position: `decode` here (which finds each name's place
+once per entry) and scripts/push.lua.
 """
 
+import operator
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,15 +62,16 @@ def decode(entry_id: bytes, fields: dict | None) -> Entry:
     except (KeyError, ValueError) as exc:
         return Entry(entry_id, [], problem=f"unreadable entry: {exc!r}", raw=raw)
     entry = Entry(entry_id, [], raw=raw)
+    # The names are looked up once per entry; each row is then read in FIELDS order.
+    in_fields_order = operator.itemgetter(*(names.index(name) for name in FIELDS))
     for row in rows:
         if type(row) is not list or len(row) != len(names):
             entry.refused.append((row, f"not an event row of {len(names)} values: {row!r}"))
             continue
-        named = dict(zip(names, row, strict=True))
         try:
-            entry.events.append(read_event(named))
+            entry.events.append(checked_event(*in_fields_order(row)))
         except ValueError as exc:
-            entry.refused.append((named, str(exc)))
+            entry.refused.append((dict(zip(names, row, strict=True)), str(exc)))
     return entry
 
 
@@ -86,26 +89,21 @@ def _names_and_rows(events: object) -> tuple[tuple[str, ...], list]:
     return tuple(names), rows
 
 
-def read_event(row: dict) -> BufferedEvent:
-    """Return the row (values by field name) as an event PostgreSQL will take, or raise ValueError saying why not."""
-    event_id, user_id, category, sub, micros = (
-        row["event_id"],
-        row["user_id"],
-        row["category"],
-        row["subcategory"],
-        row["micros"],
-    )
+def checked_event(
+    event_id: object, user_id: object, category: object, subcategory: object, micros: object
+) -> BufferedEvent:
+    """Return the values (those of FIELDS) as an event PostgreSQL will take, or raise ValueError saying why not."""
     # Checked here rather than parsed into UUID objects: this is the flush's hottest loop, and
     # only well-formed text may reach COPY.
     if not (type(event_id) is str and _UUID.fullmatch(event_id)):
         raise ValueError(f"event_id is not a UUID: {event_id!r}")
     if not (type(user_id) is str and _UUID.fullmatch(user_id)):
         raise ValueError(f"user_id is not a UUID: {user_id!r}")
-    if not (type(category) is int and type(sub) is int and CATEGORY_OF.get(sub) == category):
-        raise ValueError(f"no such pair: errorCategory {category!r}, errorSubCategory {sub!r}")
+    if not (type(category) is int and type(subcategory) is int and CATEGORY_OF.get(subcategory) == category):
+        raise ValueError(f"no such pair: errorCategory {category!r}, errorSubCategory {subcategory!r}")
     if not (type(micros) is int and _MICROS_MIN <= micros <= _MICROS_MAX):
         raise ValueError(f"time out of range: {micros!r} µs since 1970")
-    return BufferedEvent(event_id=event_id, user_id=user_id, category=category, subcategory=sub, micros=micros)
+    return BufferedEvent(event_id=event_id, user_id=user_id, category=category, subcategory=subcategory, micros=micros)
 
 
 def pending_member(row: object) -> tuple[str, str] | None:
