@@ -13,6 +13,20 @@ from tutor.tests.redis_server import free_port
 SERVE = [sys.executable, "-m", "gunicorn", "-c", "python:english_tutor.gunicorn", "english_tutor.wsgi:application"]
 
 
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command in a process of its own with `env` (its settings); return what it printed."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 class GunicornServer:
     """Started with `env` (the settings come from it) and `workers` processes; answers at `url` once made."""
 

@@ -1,18 +1,15 @@
 """A PostgreSQL outage longer than the token cache, against gunicorn on a private PostgreSQL cluster."""
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 
 import psycopg
 import pytest
 import requests
-from django.conf import settings
 
 from tutor import api_keys
-from tutor.tests.gunicorn_server import GunicornServer
+from tutor.tests.gunicorn_server import GunicornServer, manage
 from tutor.tests.postgres_server import PostgresServer
 from tutor.tests.redis_server import RedisServer
 
@@ -49,16 +46,7 @@ class Stack:
         self.url = self.server.url
 
     def manage(self, *args) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            env=self.env,
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return manage(self.env, *args)
 
     def post_events(self, token: str, count: int = 1) -> requests.Response:
         events = [{"user_id": self.learner, "errorCategory": 1, "errorSubCategory": 3} for _ in range(count)]

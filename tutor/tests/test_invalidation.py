@@ -7,6 +7,7 @@ from django.db import transaction
 
 from tutor import buffer
 from tutor.models import Error, ExerciseBankVersion
+from tutor.tasks import flush_error_events
 
 
 class Refused(Exception):
@@ -61,3 +62,14 @@ def test_a_learner_deleted_with_thousands_of_errors_is_announced_in_one_step(mak
     learner_id, before = learner.pk, version(learner)
     learner.delete()  # cascades: a post_delete per error, in one transaction
     assert buffer.snapshot(learner_id).version == before + 1
+
+
+def test_a_bank_version_the_buffer_lost_is_set_again_by_the_next_flush(make_exercise, committed):
+    with committed():
+        make_exercise()
+    flush_error_events()  # a running pipeline
+    buffer.bank_changed("a version from before a restart of the buffer")  # or a change it never heard of
+
+    flush_error_events()
+
+    assert buffer.bank_version() == ExerciseBankVersion.current()

@@ -8,8 +8,6 @@ concurrent requests, so both workers answer after having answered before the cha
 import html.parser
 import json
 import os
-import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -19,7 +17,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from tutor.tests.gunicorn_server import GunicornServer
+from tutor.tests.gunicorn_server import GunicornServer, manage
 from tutor.tests.redis_server import RedisServer
 
 PASSWORD = "doors-" + uuid.uuid4().hex
@@ -58,16 +56,7 @@ class Stack:
         self.admin = AdminSession(self.url)
 
     def manage(self, *args) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            env=self.env,
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return manage(self.env, *args)
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "-c", code)
