@@ -2,17 +2,32 @@ from django.conf import settings
 from django.contrib import admin, messages
 
 from tutor import api_keys, curation
+from tutor.exercise_content import recordings_summary
 from tutor.models import ApiKey, Error, Exercise, ExerciseAttempt, User
 
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
-    list_display = ("title", "errorCategory", "errorSubCategory", "exercise_type", "level", "is_active", "updated_at")
+    list_display = (
+        "title",
+        "errorCategory",
+        "errorSubCategory",
+        "exercise_type",
+        "level",
+        "is_active",
+        "recordings",
+        "updated_at",
+    )
     list_filter = ("errorCategory", "errorSubCategory", "exercise_type", "level", "is_active")
     search_fields = ("title", "instructions")
     ordering = ("errorSubCategory", "level", "title")
-    readonly_fields = ("id", "created_at", "updated_at")
+    readonly_fields = ("id", "recordings", "created_at", "updated_at")
     actions = ("activate", "deactivate")
+
+    @admin.display(description="Recordings")
+    def recordings(self, exercise: Exercise) -> str:
+        """Pronunciation items say whether a person recorded them; no synthetic voice stands in."""
+        return recordings_summary(exercise.content) or "-"
 
     @admin.action(description="Activate selected exercises")
     def activate(self, request, queryset):

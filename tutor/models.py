@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from tutor.exercise_content import content_errors
+from tutor.exercise_content import content_errors, items_of
 from tutor.taxonomy import CEFRLevel, ErrorCategory, ErrorSubCategory, ExerciseType, pair_check, pair_error
 
 
@@ -96,9 +96,19 @@ class Exercise(ErrorPair):
 
     def clean(self) -> None:
         super().clean()
-        problems = content_errors(self.exercise_type, self.content)
+        problems = content_errors(self.exercise_type, self.content) or self.item_ids_taken()
         if problems:
             raise ValidationError({"content": problems})
+
+    def item_ids_taken(self) -> list[str]:
+        """Item ids of this exercise's content that another exercise of the bank already uses."""
+        mine = {item["id"]: path for path, item in items_of(self.content) if isinstance(item.get("id"), str)}
+        problems = []
+        for title, content in Exercise.objects.exclude(pk=self.pk).values_list("title", "content").iterator():
+            for _, item in items_of(content):
+                if item.get("id") in mine:
+                    problems.append(f"content.{mine[item['id']]}['id']: {item['id']!r} is already used by {title!r}")
+        return problems
 
 
 class ExerciseAttempt(models.Model):

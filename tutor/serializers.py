@@ -118,6 +118,8 @@ class ExerciseSerializer(PairRuleMixin, StrictModelSerializer):
         exercise_type = attrs.get("exercise_type", getattr(self.instance, "exercise_type", None))
         content = attrs.get("content", getattr(self.instance, "content", None))
         problems = content_errors(exercise_type, content)
+        if not problems and "content" in attrs:
+            problems = Exercise(pk=getattr(self.instance, "pk", None), content=content).item_ids_taken()
         if problems:
             raise serializers.ValidationError({"content": problems})
         return attrs

@@ -40,7 +40,10 @@ class ExerciseFactory(factory.django.DjangoModelFactory):
     exercise_type = "gap_fill"
     level = "B1"
     instructions = "Say each sentence aloud with the verb in the right tense."
-    content = factory.LazyFunction(
-        lambda: {"items": [{"prompt": "Yesterday I ___ to the market. (go)", "answer": "went"}]}
+    content = factory.Sequence(
+        lambda n: {
+            "answer_mode": "typed",
+            "items": [{"id": f"factory-{n}.1", "prompt": "Yesterday I ___ to the market. (go)", "answer": "went"}],
+        }
     )
     is_active = True

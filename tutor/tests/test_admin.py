@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from tutor.models import Exercise
@@ -11,7 +13,12 @@ FORM = {
     "exercise_type": "gap_fill",
     "level": "B1",
     "instructions": "Say each sentence aloud.",
-    "content": '{"items": [{"prompt": "I have lived here ___ 2019.", "answer": "since"}]}',
+    "content": json.dumps(
+        {
+            "answer_mode": "typed",
+            "items": [{"id": "admin.1", "prompt": "I have lived here ___ 2019.", "answer": "since"}],
+        }
+    ),
     "is_active": "on",
 }
 

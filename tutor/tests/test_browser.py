@@ -1,5 +1,6 @@
 """Swagger UI and the admin in a real headless Chromium (Debian's), driven by Playwright."""
 
+import json
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -118,7 +119,15 @@ def test_the_admin_creates_an_exercise_and_refuses_a_mismatched_pair(live_server
     page.select_option("#id_exercise_type", "gap_fill")
     page.select_option("#id_level", "A2")
     page.fill("#id_instructions", "Say each sentence aloud with the verb in the past simple.")
-    page.fill("#id_content", '{"items": [{"prompt": "On Saturday I ___ football. (play)", "answer": "played"}]}')
+    page.fill(
+        "#id_content",
+        json.dumps(
+            {
+                "answer_mode": "typed",
+                "items": [{"id": "browser.1", "prompt": "On Saturday I ___ football. (play)", "answer": "played"}],
+            }
+        ),
+    )
     page.click("input[name=_save]")
 
     expect(page.locator(".errorlist")).to_contain_text("belongs to errorCategory 1 (Grammar)")

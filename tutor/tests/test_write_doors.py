@@ -242,7 +242,16 @@ def exercise_fields(title: str, level: str) -> dict:
         "exercise_type": "gap_fill",
         "level": level,
         "instructions": "Say each sentence aloud with the verb in the right tense.",
-        "content": {"items": [{"prompt": f"Yesterday I ___ to the market ({title}). (go)", "answer": "went"}]},
+        "content": {
+            "answer_mode": "typed",
+            "items": [
+                {
+                    "id": f"doors-{uuid.uuid4().hex}",
+                    "prompt": f"Yesterday I ___ to the market ({title}). (go)",
+                    "answer": "went",
+                }
+            ],
+        },
     }
 
 

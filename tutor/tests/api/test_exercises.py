@@ -11,7 +11,12 @@ VALID = {
     "exercise_type": "multiple_choice",
     "level": "A2",
     "instructions": "Say the correct sentence aloud.",
-    "content": {"items": [{"question": "She ___ tea.", "options": ["like", "likes"], "answer": "likes"}]},
+    "content": {
+        "answer_mode": "choice",
+        "items": [
+            {"id": "api.1", "question": "She ___ tea.", "options": ["like", "likes", "liking"], "answer": "likes"}
+        ],
+    },
 }
 
 
@@ -89,3 +94,21 @@ def test_it_deletes_an_exercise(staff_api, make_exercise):
 
     assert staff_api.delete(f"/api/exercises/{exercise.pk}").status_code == 204
     assert not Exercise.objects.exists()
+
+
+def test_an_item_id_is_unique_in_the_whole_bank(staff_api, make_exercise):
+    other = make_exercise(title="Present simple", content={**VALID["content"]})
+    response = staff_api.post("/api/exercises", VALID, format="json")
+    assert response.status_code == 400
+    assert response.json()["content"] == [f"content.items[0]['id']: 'api.1' is already used by {other.title!r}"]
+
+    renamed = {**VALID["content"], "items": [{**VALID["content"]["items"][0], "id": "api.2"}]}
+    created = staff_api.post("/api/exercises", {**VALID, "content": renamed}, format="json")
+    assert created.status_code == 201
+    # An exercise keeps its own ids when it is changed.
+    changed = staff_api.patch(f"/api/exercises/{created.json()['id']}", {"title": "Renamed"}, format="json")
+    assert changed.status_code == 200
+    changed = staff_api.patch(f"/api/exercises/{created.json()['id']}", {"content": renamed}, format="json")
+    assert changed.status_code == 400  # the content travels with its type
+    both = {"exercise_type": "multiple_choice", "content": renamed}
+    assert staff_api.patch(f"/api/exercises/{created.json()['id']}", both, format="json").status_code == 200

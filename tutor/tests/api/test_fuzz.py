@@ -58,10 +58,24 @@ def _known_ids(body: dict) -> None:
         if moment is not None and moment.tzinfo is not None and not EARLIEST_EVENT_TIME <= moment <= timezone.now():
             body[name] = timezone.now().isoformat()
     content = body.get("content")
-    items = content.get("items") if isinstance(content, dict) else None
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("options"), list) and item["options"] and "answer" in item:
-            item["answer"] = item["options"][0]  # a rule JSON Schema cannot state
+    prefix = uuid.uuid4().hex[:12]
+    for number, item in enumerate(_content_items(content)):
+        # The rules JSON Schema cannot state: a key among its options, feedback for distractors only,
+        # ids unique in the bank, a stressed syllable that exists.
+        item["id"] = f"fuzz-{prefix}.{number}"
+        if isinstance(item.get("options"), list) and item["options"] and "answer" in item:
+            item["answer"] = item["options"][0]
+        item.pop("feedback", None)
+        for entry in item.get("stress", []) if isinstance(item.get("stress"), list) else []:
+            if isinstance(entry, dict):
+                entry["stressed"] = 0
+
+
+def _content_items(content) -> list[dict]:
+    if not isinstance(content, dict):
+        return []
+    lists = [content.get(step) for step in ("items", "identify", "pairs", "sentences")]
+    return [item for entries in lists if isinstance(entries, list) for item in entries if isinstance(item, dict)]
 
 
 def _valid_text(value, max_length: int) -> bool:

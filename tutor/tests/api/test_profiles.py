@@ -14,7 +14,10 @@ NEW_EXERCISE = {
     "exercise_type": "gap_fill",
     "level": "B1",
     "instructions": "Say it.",
-    "content": {"items": [{"prompt": "I ___ there. (go)", "answer": "went"}]},
+    "content": {
+        "answer_mode": "typed",
+        "items": [{"id": "profiles.1", "prompt": "I ___ there. (go)", "answer": "went"}],
+    },
 }
 
 
