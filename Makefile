@@ -59,6 +59,7 @@ chaos: $(BIN)/.installed
 test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	DJANGO_DEBUG=true $(BIN)/python manage.py check_bank --fixture tutor/fixtures/exercises.json
 	$(BIN)/pytest
 
 format: $(BIN)/.installed
