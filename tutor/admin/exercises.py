@@ -1,0 +1,41 @@
+"""The exercise bank in the admin: the curators' workbench."""
+
+from django.contrib import admin, messages
+
+from tutor import curation
+from tutor.exercise_content import recordings_summary
+from tutor.models import Exercise
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "errorCategory",
+        "errorSubCategory",
+        "exercise_type",
+        "level",
+        "is_active",
+        "recordings",
+        "updated_at",
+    )
+    list_filter = ("errorCategory", "errorSubCategory", "exercise_type", "level", "is_active")
+    search_fields = ("title", "instructions")
+    ordering = ("errorSubCategory", "level", "title")
+    readonly_fields = ("id", "recordings", "created_at", "updated_at")
+    actions = ("activate", "deactivate")
+
+    @admin.display(description="Recordings")
+    def recordings(self, exercise: Exercise) -> str:
+        """Pronunciation items say whether a person recorded them; no synthetic voice stands in."""
+        return recordings_summary(exercise.content) or "-"
+
+    @admin.action(description="Activate selected exercises")
+    def activate(self, request, queryset):
+        changed = curation.set_active(queryset, active=True)
+        self.message_user(request, f"{changed} exercise(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected exercises")
+    def deactivate(self, request, queryset):
+        changed = curation.set_active(queryset, active=False)
+        self.message_user(request, f"{changed} exercise(s) deactivated.", messages.SUCCESS)
