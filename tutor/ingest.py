@@ -1,5 +1,6 @@
 """Writes: accepting the errors learners make, and flushing buffered events into PostgreSQL."""
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -9,10 +10,10 @@ from datetime import datetime
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 
-from tutor import buffer, invalidation, learners, metrics
+from tutor import buffer, grading, invalidation, learners, metrics
 from tutor.buffer import BufferedEvent, DeadLetter, Event
 from tutor.exceptions import ServiceUnavailable, UnknownUsers
-from tutor.models import Error, ExerciseAttempt
+from tutor.models import Error, Exercise, ExerciseAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,25 @@ def record_error(*, user_id: uuid.UUID, category: int, subcategory: int, timesta
 
 
 def record_attempt(
-    *, user_id: uuid.UUID, exercise_id: uuid.UUID, completed_at: datetime, score: float | None
+    *,
+    user_id: uuid.UUID,
+    exercise: Exercise,
+    completed_at: datetime,
+    score: float | None,
+    answers: dict[str, str] | None = None,
 ) -> ExerciseAttempt:
-    """Store that a learner did an exercise; the next recommendations rotate past it."""
+    """Store that a learner did an exercise, graded here when `answers` are given; recommendations follow it."""
+    items = None
+    if answers is not None:
+        graded = grading.grade(exercise.content, answers)
+        score, items = graded.score, [dataclasses.asdict(verdict) for verdict in graded.items]
     return ExerciseAttempt.objects.create(
-        user_id=user_id, exercise_id=exercise_id, completed_at=completed_at, score=score
+        user_id=user_id,
+        exercise=exercise,
+        completed_at=completed_at,
+        score=score,
+        answers=answers,
+        items=items,
     )
 
 

@@ -119,6 +119,8 @@ class ExerciseAttempt(models.Model):
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="attempts")
     completed_at = models.DateTimeField(default=timezone.now)
     score = models.FloatField(null=True, blank=True, help_text="How well it went, from 0 to 1.")
+    answers = models.JSONField(null=True, blank=True, help_text="The learner's answers by item id, when graded here.")
+    items = models.JSONField(null=True, blank=True, help_text="The verdict on each keyed item when it was graded.")
 
     class Meta:
         ordering = ["-completed_at", "-id"]

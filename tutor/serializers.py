@@ -4,14 +4,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tutor import learners, scoring
+from tutor import grading, learners, scoring
 from tutor.buffer import EARLIEST_EVENT_TIME, Event, new_event_ids
 from tutor.exercise_content import CONTENT_FIELDS, content_errors
 from tutor.fields import (
     BoundedIntegerField,
     EventTimeField,
+    StrictCharField,
     StrictChoiceField,
     StrictFloatField,
     StrictModelSerializer,
@@ -22,6 +24,7 @@ from tutor.fields import (
 )
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.taxonomy import CATEGORY_OF, PAIR_FIELDS, ErrorCategory, ErrorSubCategory, pair_error
+from tutor.text import NO_NUL
 
 MAX_TOP_N_ERRORS = 1000
 MAX_LAST_N_DAYS = 36500
@@ -341,7 +344,33 @@ def _refusal(errors: dict[int, dict], many: bool) -> serializers.ValidationError
     return serializers.ValidationError({"events": {str(i): e for i, e in errors.items()}} if many else errors[0])
 
 
+MAX_ANSWER_LENGTH = 1000
+MAX_ANSWERS = 200
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": MAX_ANSWER_LENGTH, "pattern": NO_NUL},
+        "minProperties": 1,
+        "maxProperties": MAX_ANSWERS,
+        "nullable": True,
+    }
+)
+class AnswersField(serializers.DictField):
+    """Answers by item id: at least one, at most MAX_ANSWERS."""
+
+
+class GradedItemSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The item's id.")
+    correct = serializers.BooleanField()
+    expected = serializers.CharField(help_text="The key (other accepted answers are in the exercise's content).")
+    explanation = serializers.CharField(allow_null=True)
+
+
 class ExerciseAttemptSerializer(StrictModelSerializer):
+    """An exercise a learner did: with a score sent by the client, or graded here from the answers sent."""
+
     user_id = KnownUserIdField()
     exercise_id = serializers.PrimaryKeyRelatedField(
         source="exercise",
@@ -356,15 +385,55 @@ class ExerciseAttemptSerializer(StrictModelSerializer):
         help_text="When the learner finished it: from 2000-01-01T00:00:00Z to a few minutes ahead (default: now).",
     )
     score = StrictFloatField(
-        required=False, allow_null=True, min_value=0, max_value=1, help_text="How well it went, from 0 to 1."
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="How well it went, from 0 to 1: sent for open tasks; computed here when answers are sent.",
     )
+    answers = AnswersField(
+        child=StrictCharField(max_length=MAX_ANSWER_LENGTH, allow_blank=True, trim_whitespace=False),
+        required=False,
+        allow_empty=False,
+        allow_null=True,
+        help_text="The learner's answer per item id; the service grades the items that have a key (null: none).",
+    )
+    items = GradedItemSerializer(many=True, read_only=True, allow_null=True)
 
     class Meta:
         model = ExerciseAttempt
-        fields = ("id", "user_id", "exercise_id", "completed_at", "score")
-        read_only_fields = ("id",)
+        fields = ("id", "user_id", "exercise_id", "completed_at", "score", "answers", "items")
+        read_only_fields = ("id", "items")
 
     def validate_score(self, value):
         if value is not None and not math.isfinite(value):
             raise serializers.ValidationError("score must be a number from 0 to 1.")
         return value
+
+    def validate_answers(self, value):
+        if value is not None and len(value) > MAX_ANSWERS:
+            raise serializers.ValidationError(f"answers may name at most {MAX_ANSWERS} items.")
+        return value
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "answers" in attrs and "score" in attrs:
+            raise serializers.ValidationError({"score": ["The score is computed from answers: send one or the other."]})
+        if attrs.get("answers") is None:
+            attrs.pop("answers", None)
+            return attrs
+        keyed = grading.keyed_items(attrs["exercise"].content)
+        if not keyed:
+            raise serializers.ValidationError(
+                {"answers": ["This exercise has no items with a key: send its score (0 to 1) instead."]}
+            )
+        unknown = sorted(set(attrs["answers"]) - set(keyed))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    "answers": [
+                        f"{', '.join(map(repr, unknown))}: not keyed items of this exercise ({', '.join(keyed)})."
+                    ]
+                }
+            )
+        return attrs

@@ -80,9 +80,10 @@ class ExerciseAttemptViewSet(
         data = serializer.validated_data
         serializer.instance = ingest.record_attempt(
             user_id=data["user_id"],
-            exercise_id=data["exercise"].pk,
+            exercise=data["exercise"],
             completed_at=data.get("completed_at") or timezone.now(),
             score=data.get("score"),
+            answers=data.get("answers"),
         )
 
 

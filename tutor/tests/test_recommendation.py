@@ -97,7 +97,7 @@ def picked(user, **params):
 
 
 def did(user, exercise, days):
-    ingest.record_attempt(user_id=user.pk, exercise_id=exercise.pk, completed_at=days_ago(days), score=0.8)
+    ingest.record_attempt(user_id=user.pk, exercise=exercise, completed_at=days_ago(days), score=0.8)
 
 
 def test_a_learner_without_level_starts_from_the_easiest_and_interleaves_types(user, tense_pool):

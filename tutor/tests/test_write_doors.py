@@ -325,9 +325,9 @@ ATTEMPTED = {
         },
     ),
     "service-in-shell": lambda stack, scene, _: stack.shell(
-        "from django.utils import timezone; from tutor import ingest; "
-        f"ingest.record_attempt(user_id='{scene.learner}', exercise_id='{scene.exercises['A1']}', "
-        "completed_at=timezone.now(), score=None)"
+        "from django.utils import timezone; from tutor import ingest; from tutor.models import Exercise; "
+        f"exercise = Exercise.objects.get(pk='{scene.exercises['A1']}'); "
+        f"ingest.record_attempt(user_id='{scene.learner}', exercise=exercise, completed_at=timezone.now(), score=None)"
     ),
     "loaddata": lambda stack, scene, workdir: stack.loaddata(
         workdir,

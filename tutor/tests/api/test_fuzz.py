@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, settings
 
 from english_tutor.wsgi import application
 from tutor.buffer import EARLIEST_EVENT_TIME
+from tutor.grading import keyed_items
 from tutor.models import Exercise, User
+from tutor.serializers import MAX_ANSWERS
 from tutor.tests.factories import ExerciseFactory, UserFactory
 from tutor.text import VISIBLE_TEXT
 
@@ -42,6 +44,10 @@ def _known_ids(body: dict) -> None:
         body["user_id"] = str(_existing(User) or UserFactory().pk)
     if _is_uuid(body.get("exercise_id")):
         body["exercise_id"] = str(_existing(Exercise) or ExerciseFactory().pk)
+        if isinstance(body.get("answers"), dict) and 0 < len(body["answers"]) <= MAX_ANSWERS:
+            # Answers name the exercise's own keyed items, which only the data knows.
+            keyed = list(keyed_items(Exercise.objects.get(pk=body["exercise_id"]).content)) or ["none"]
+            body["answers"] = {keyed[n % len(keyed)]: text for n, text in enumerate(body["answers"].values())}
     # Unique names and addresses, only in place of valid ones: a value drawn to be refused stays as drawn.
     if _valid_text(body.get("username"), 50):
         body["username"] = f"u{next(_unique)}"
