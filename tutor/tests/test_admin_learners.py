@@ -79,8 +79,10 @@ class Tables(HTMLParser):
 
 
 def section(html: str, element_id: str) -> str:
+    """Return the page from the element with this id to the next module (or the end)."""
     start = html.index(f'id="{element_id}"')
-    return html[start : html.index('<div class="module"', start) if element_id != "recent-attempts" else None]
+    end = html.find('<div class="module"', start)
+    return html[start : end if end != -1 else None]
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -203,6 +205,14 @@ def test_a_learner_without_errors_or_attempts_gets_an_empty_page_not_an_error(ad
     assert tables["top-errors-count"] == tables["top-errors-decay"] == [["No errors recorded."]]
     assert embedded(html, "recommendation-data") == {"top_errors": []}
     assert "No attempts yet." in section(html, "recent-attempts")
+
+
+def test_a_new_learner_is_added_on_a_page_without_progress(admin_client):
+    response = admin_client.get("/admin/tutor/user/add/")
+
+    assert response.status_code == 200
+    assert response.context["title"] == "Add learner"
+    assert 'id="learner-progress"' not in response.content.decode()
 
 
 def test_the_page_lists_the_latest_20_attempts_with_scores_and_links(admin_client):
