@@ -6,6 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 CHROMIUM := /usr/bin/chromium
+CHART_JS := /usr/share/javascript/chart.js/chart.min.js
 
 .PHONY: run test lint format run-stack bench chaos clean
 
@@ -17,7 +18,7 @@ $(BIN)/.installed: requirements.txt
 
 # The one-command demo: embedded SQLite and in-process cache unless DATABASE_URL / REDIS_URL say otherwise.
 run: export DJANGO_DEBUG ?= true
-run: $(BIN)/.installed
+run: $(BIN)/.installed $(CHART_JS)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py demo_client --url http://$(HOST):$(PORT)
@@ -28,7 +29,7 @@ run: $(BIN)/.installed
 run-stack: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/english_tutor
 run-stack: export REDIS_URL ?= redis://127.0.0.1:6379/0
 run-stack: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-run-stack: $(BIN)/.installed
+run-stack: $(BIN)/.installed $(CHART_JS)
 	$(BIN)/python manage.py create_database
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
@@ -43,6 +44,11 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
+# The chart of a learner's errors in the admin draws with Debian's Chart.js, served as a static file (no CDN).
+$(CHART_JS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjs-chart.js
+
 # The benchmark (README, "Performance"): BENCH_ARGS="--users 10000 --errors 1000" for the large seed.
 bench: $(BIN)/.installed /usr/bin/wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
@@ -56,7 +62,7 @@ bench: $(BIN)/.installed /usr/bin/wrk
 chaos: $(BIN)/.installed
 	$(BIN)/python -m chaos.run $(CHAOS_ARGS)
 
-test: $(BIN)/.installed $(CHROMIUM)
+test: $(BIN)/.installed $(CHROMIUM) $(CHART_JS)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	DJANGO_DEBUG=true $(BIN)/python manage.py check_bank --fixture tutor/fixtures/exercises.json

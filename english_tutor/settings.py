@@ -197,6 +197,10 @@ STORAGES = {
 }
 # Serve Swagger/Redoc assets straight from the installed packages when collectstatic has not run.
 WHITENOISE_USE_FINDERS = True
+# Chart.js (the learner's page in the admin) from Debian's libjs-chart.js, which the Makefile installs, as
+# static/chart.js/; without the package the page shows its counts and says what to install.
+CHART_JS_DIR = Path("/usr/share/javascript/chart.js")
+STATICFILES_DIRS = [("chart.js", CHART_JS_DIR)] if CHART_JS_DIR.is_dir() else []
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["tutor.json_codec.FastJSONRenderer"]

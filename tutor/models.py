@@ -25,6 +25,7 @@ class User(models.Model):
 
     class Meta:
         ordering = ["username"]
+        verbose_name = "learner"  # the staff accounts that sign in to the admin are django.contrib.auth's users
 
     def __str__(self) -> str:
         return f"{self.username} <{self.email}>"
