@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tutor', '0007_exercise_content_v2'),
+        ("tutor", "0008_attempt_answers"),
     ]
 
     operations = [
