@@ -33,8 +33,9 @@ class Unsatisfiable(Exception):
 def byte_range(header: str, size: int) -> tuple[int, int] | None:
     """Return the (first, last) byte a single `Range` header asks of a file of `size` bytes.
 
-    None means "send the whole file": no header, a malformed one, several ranges, or a range that
-    covers it all. A range starting past the end raises Unsatisfiable.
+    None means "send the whole file" (200): no header, a malformed one, or several ranges. A range that
+    covers the whole file is still a range: Chromium opens with `bytes=0-` and takes a 206 as the sign
+    that it may seek by range. A range starting past the end raises Unsatisfiable.
     """
     match = _RANGE.fullmatch(header.strip())
     if not match or not (match["first"] or match["last"]):
@@ -70,7 +71,7 @@ def serve(request, path: str):
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{stat.st_size}"
         return _headed(response, stat.st_mtime)
-    if asked is None or asked == (0, stat.st_size - 1):
+    if asked is None:
         response = FileResponse(file.open("rb"), content_type=kind.content_type)
         return _headed(response, stat.st_mtime)
     first, last = asked

@@ -132,6 +132,7 @@ def test_a_range_request_gets_206_with_just_those_bytes(admin_client, client, ex
     part, body = fetched(client, url, Range="bytes=8-15")
     tail, tail_body = fetched(client, url, Range="bytes=-4")
     past, _ = fetched(client, url, Range=f"bytes={size}-")
+    opening, opening_body = fetched(client, url, Range="bytes=0-")  # what Chromium asks first
 
     assert part.status_code == 206
     assert part["Content-Range"] == f"bytes 8-15/{size}"
@@ -140,6 +141,9 @@ def test_a_range_request_gets_206_with_just_those_bytes(admin_client, client, ex
     assert tail.status_code == 206
     assert tail_body == wav_bytes()[-4:]
     assert past.status_code == 416
+    assert opening.status_code == 206
+    assert opening["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+    assert opening_body == wav_bytes()
     assert past["Content-Range"] == f"bytes */{size}"
 
 
