@@ -36,6 +36,9 @@ _WORD = re.compile(r"[A-Za-z0-9._:@-]{1,64}")
 # IPv4 address, a bracketed IPv6 address or "*"; never a scheme, a port or a path, which never match.
 _HOST = re.compile(r"\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
 _BIND = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]+)|unix:/.+")
+# An S3 bucket's name as S3 allows it: 3 to 63 lowercase letters, digits, dots and hyphens.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _RATE = re.compile(r"(?P<scope>[a-z_]+)=(?P<count>[0-9]+)/(?P<period>[a-z]+)")
 # A URL's password: from the colon after the user name to the last @ before the path.
 _PASSWORD = re.compile(r"(//[^/@:]*:)[^/]*@")
@@ -212,6 +215,32 @@ def directory(name: str) -> str | None:
     return _refused(name, value, "the path of an existing directory this process can write to", None)
 
 
+def absolute_path(name: str, default: str) -> str:
+    """Return the absolute path in `name`: a place for files, made when first written to."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value and Path(value).is_absolute() and not Path(value).is_file():
+        return value
+    return _refused(name, value, "an absolute path, such as /var/lib/tutor/media, that is not a file", default)
+
+
+def bucket(name: str) -> str:
+    """Return the S3 bucket name in `name`, or the empty string when unset or empty (no bucket)."""
+    value = os.environ.get(name, "")
+    if value == "" or _BUCKET.fullmatch(value):
+        return value
+    return _refused(name, value, "an S3 bucket name: 3 to 63 lowercase letters, digits, . or -", "")
+
+
+def domain(name: str) -> str:
+    """Return the domain name in `name` (no scheme, port or path), or the empty string when unset or empty."""
+    value = os.environ.get(name, "")
+    if value == "" or _DOMAIN.fullmatch(value):
+        return value
+    return _refused(name, value, "a domain name such as media.example.com (no scheme, port or path)", "")
+
+
 def bind(name: str, default: str) -> str:
     """Return the address a server listens on: `HOST:PORT` (port 1 to 65535) or `unix:/PATH`."""
     value = os.environ.get(name)
@@ -247,7 +276,7 @@ def _lacks(parts: SplitResult) -> str:
     elif parts.scheme == "sqlite":
         if len(parts.path) < 2:
             return "a file such as sqlite:////var/lib/tutor/db.sqlite3"
-    elif parts.scheme == "amqp" and not parts.hostname:
+    elif parts.scheme in ("amqp", "http", "https") and not parts.hostname:
         return "a host"
     return ""
 

@@ -202,6 +202,31 @@ WHITENOISE_USE_FINDERS = True
 CHART_JS_DIR = Path("/usr/share/javascript/chart.js")
 STATICFILES_DIRS = [("chart.js", CHART_JS_DIR)] if CHART_JS_DIR.is_dir() else []
 
+# Uploaded files (the recordings of pronunciation items): on this server's disk, served by tutor.media,
+# unless an S3 bucket is named; its URLs then go into the exercises' content as they are, so they
+# must not expire (no signed query strings) and the bucket must let anyone read them.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = environment.absolute_path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+AUDIO_MAX_BYTES = environment.integer("AUDIO_MAX_BYTES", default=5 * 1024 * 1024, low=1024, high=100 * 1024 * 1024)
+MEDIA_S3_BUCKET = environment.bucket("MEDIA_S3_BUCKET")
+_s3_options = {
+    "endpoint_url": environment.url("MEDIA_S3_ENDPOINT_URL", default="", schemes=("https", "http"), empty_allowed=True),
+    "region_name": environment.word("MEDIA_S3_REGION", default=""),
+    "custom_domain": environment.domain("MEDIA_S3_CUSTOM_DOMAIN"),
+}
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            **{option: value for option, value in _s3_options.items() if value},
+            "querystring_auth": False,
+            "file_overwrite": False,
+        },
+    }
+elif any(_s3_options.values()):
+    environment.refuse("MEDIA_S3_ENDPOINT_URL, MEDIA_S3_REGION and MEDIA_S3_CUSTOM_DOMAIN need MEDIA_S3_BUCKET.")
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["tutor.json_codec.FastJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),

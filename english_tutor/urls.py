@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from tutor import media
 from tutor.metrics import MetricsView
 from tutor.urls import hot_urlpatterns
 from tutor.views import healthz
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("tutor.urls")),
+    *media.urlpatterns(),
 ]
 
 handler400 = "tutor.views.refused"

@@ -7,4 +7,5 @@ class TutorConfig(AppConfig):
     verbose_name = "English Tutor"
 
     def ready(self):
-        from tutor import invalidation  # noqa: F401  (connects the signals that keep caches true)
+        # Importing them connects their signals: the caches kept true, recordings written into content.
+        from tutor import invalidation, recordings  # noqa: F401

@@ -28,7 +28,8 @@ _TEXT = {"type": "string", "minLength": 1, "pattern": VISIBLE_TEXT}
 _TEXTS = {"type": "array", "items": _TEXT, "minItems": 1}
 
 ANSWER_MODES = ("spoken", "typed", "choice")
-ACCENTS = ("GB", "GA")
+ACCENT_NAMES = {"GB": "General British", "GA": "General American"}
+ACCENTS = tuple(ACCENT_NAMES)
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 _ANSWER_MODE = {"enum": list(ANSWER_MODES)}

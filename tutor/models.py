@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from tutor.exercise_content import content_errors, items_of
+from tutor.audio_files import validate_audio
+from tutor.exercise_content import ACCENT_NAMES, content_errors, items_of
 from tutor.taxonomy import CEFRLevel, ErrorCategory, ErrorSubCategory, ExerciseType, pair_check, pair_error
 
 
@@ -110,6 +111,65 @@ class Exercise(ErrorPair):
                 if item.get("id") in mine:
                     problems.append(f"content.{mine[item['id']]}['id']: {item['id']!r} is already used by {title!r}")
         return problems
+
+
+ONE_PER_ACCENT = "An item has one recording per accent: replace the file of its existing row instead."
+
+
+def recording_file_name(recording: "Recording", filename: str) -> str:
+    """Name a new recording's file after its exercise, item and accent, with a token no earlier upload had.
+
+    A replaced recording gets a new URL, so that no browser or CDN goes on playing the old one.
+    """
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return f"recordings/{recording.exercise_id}/{recording.item_id}.{recording.accent}.{uuid.uuid4().hex[:12]}.{ext}"
+
+
+class Recording(models.Model):
+    """A person's recording of one pronunciation item of an exercise, in one accent.
+
+    The source of the item's `audio` list in the exercise's content, which tutor.recordings rewrites
+    (through the exercise's save, so that caches stay true) whenever a recording is saved or deleted.
+    """
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="recordings")
+    item_id = models.CharField("item", max_length=80, help_text="The pronunciation item recorded.")
+    accent = models.CharField(max_length=2, choices=list(ACCENT_NAMES.items()))
+    file = models.FileField(upload_to=recording_file_name, max_length=255, validators=[validate_audio])
+    uploaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["exercise", "item_id", "accent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exercise", "item_id", "accent"],
+                name="tutor_recording_one_per_accent",
+                violation_error_message=ONE_PER_ACCENT,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} ({self.accent})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.item_id and self.exercise_id is not None:
+            problem = recording_item_problem(self.exercise.content, self.item_id)
+            if problem:
+                raise ValidationError({"item_id": problem})
+
+
+def recording_item_problem(content: object, item_id: str) -> str:
+    """Say why `item_id` cannot have a recording in this content ("" when it can)."""
+    item = next((item for _, item in items_of(content) if item.get("id") == item_id), None)
+    if item is None:
+        return f"Item: this exercise has no item {item_id!r}."
+    if "audio" not in item:
+        return (
+            f"Item: {item_id!r} takes no recording; only pronunciation items do "
+            "(those of repeat after me, and identify, pairs and sentences of minimal pairs)."
+        )
+    return ""
 
 
 class ExerciseAttempt(models.Model):

@@ -81,6 +81,12 @@ REFUSED = {
     "DJANGO_CSRF_TRUSTED_ORIGINS": ["tutor.example.com", "https://tutor.example.com,"],
     "ADMIN_LOCKOUT_FAILURES": ["five", "0", "101"],
     "ADMIN_LOCKOUT_MINUTES": ["15m", "0", "1441"],
+    "MEDIA_ROOT": ["", "media", str(SETTINGS)],
+    "AUDIO_MAX_BYTES": ["5MB", "1023", "104857601"],
+    "MEDIA_S3_BUCKET": ["Tutor_Media", "s3://tutor-media", "ab"],
+    "MEDIA_S3_ENDPOINT_URL": ["minio.example.com:9000", "ftp://minio.example.com", "https://"],
+    "MEDIA_S3_REGION": ["eu west 1", ""],
+    "MEDIA_S3_CUSTOM_DOMAIN": ["https://media.example.com", "media.example.com/audio"],
 }
 
 # A valid value other than the default, the setting it gives (a dotted path) and what that setting then holds.
@@ -129,6 +135,16 @@ ACCEPTED_BY_SETTINGS = {
     ),
     "ADMIN_LOCKOUT_FAILURES": ("3", "ADMIN_LOCKOUT_FAILURES", 3),
     "ADMIN_LOCKOUT_MINUTES": ("60", "ADMIN_LOCKOUT_MINUTES", 60),
+    "MEDIA_ROOT": ("/var/lib/tutor/media", "MEDIA_ROOT", "/var/lib/tutor/media"),
+    "AUDIO_MAX_BYTES": ("1048576", "AUDIO_MAX_BYTES", 1048576),
+    "MEDIA_S3_BUCKET": ("tutor-media", "STORAGES.default.OPTIONS.bucket_name", "tutor-media"),
+    "MEDIA_S3_ENDPOINT_URL": (
+        "https://minio.example.com:9000",
+        "STORAGES.default.OPTIONS.endpoint_url",
+        "https://minio.example.com:9000",
+    ),
+    "MEDIA_S3_REGION": ("eu-west-1", "STORAGES.default.OPTIONS.region_name", "eu-west-1"),
+    "MEDIA_S3_CUSTOM_DOMAIN": ("media.example.com", "STORAGES.default.OPTIONS.custom_domain", "media.example.com"),
 }
 ACCEPTED_BY_GUNICORN = {
     "GUNICORN_BIND": ("[::1]:8443", "bind", "[::1]:8443"),
@@ -283,6 +299,13 @@ def test_a_hard_time_limit_not_past_the_soft_one_stops_the_start():
 
     assert result.returncode != 0
     assert "CELERY_TASK_TIME_LIMIT must be greater than CELERY_TASK_SOFT_TIME_LIMIT (95), not '90'." in result.stderr
+
+
+def test_s3_options_without_a_bucket_stop_the_start():
+    result = manage("check", DJANGO_DEBUG="true", MEDIA_S3_REGION="eu-west-1")
+
+    assert result.returncode != 0
+    assert "MEDIA_S3_ENDPOINT_URL, MEDIA_S3_REGION and MEDIA_S3_CUSTOM_DOMAIN need MEDIA_S3_BUCKET." in result.stderr
 
 
 def test_a_refused_url_never_shows_its_password():
