@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tutor', '0007_exercise_content_v2'),
+        ('tutor', "0009_learner_verbose_name"),
     ]
 
     operations = [
