@@ -231,7 +231,13 @@ def _child(node: dict, step: str | int) -> dict:
 
 
 class ContentWidget(JSONFormWidget):
-    """The django-jsonform editor, drawing the content of one exercise type (`edit_as`)."""
+    """The django-jsonform editor, drawing the content of one exercise type (`edit_as`).
+
+    Its textarea holds the content as loaded (django-jsonform's leaves it empty until its script runs),
+    so that a client that posts the form as served, without running scripts, keeps the content.
+    """
+
+    template_name = "admin/tutor/exercise/content_widget.html"
 
     def __init__(self):
         super().__init__(schema=None)

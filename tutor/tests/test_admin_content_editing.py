@@ -353,3 +353,15 @@ def test_the_live_preview_draws_the_content_being_edited(admin_client, gap_fill)
 def test_the_live_preview_needs_staff_and_a_post(client, admin_client):
     assert client.post("/admin/tutor/exercise/preview/", {"exercise_type": "gap_fill"}).status_code == 302
     assert admin_client.get("/admin/tutor/exercise/preview/").status_code == 405
+
+
+def test_a_form_posted_as_served_without_scripts_keeps_the_content(admin_client, gap_fill):
+    page = admin_client.get(change_url(gap_fill)).content.decode()
+    served = html.unescape(re.search(r'<textarea[^>]*name="content"[^>]*>(.*?)</textarea>', page, re.S).group(1))
+    fields = {**posted(gap_fill), "content": served, "is_active": ""}
+
+    response = admin_client.post(change_url(gap_fill), fields)
+
+    assert response.status_code == 302
+    stored = Exercise.objects.get(pk=gap_fill.pk)
+    assert (stored.is_active, stored.content) == (False, gap_fill.content)
