@@ -95,7 +95,11 @@ SCHEMAS: dict[str, dict] = {
     ExerciseType.GAP_FILL: _exercise(
         _item(
             {
-                "prompt": {"type": "string", "pattern": r"^[^\x00]*___[^\x00]*$"},  # a gap, and no NUL
+                "prompt": {
+                    "type": "string",
+                    "pattern": r"^[^\x00]*___[^\x00]*$",  # a gap, and no NUL
+                    "description": "The sentence with ___ where the gap is.",
+                },
                 "options": {**_OPTIONS, "minItems": 2, "description": "Words offered for the gap, if any."},
                 **_KEYED,
             },
@@ -217,10 +221,12 @@ def content_schema() -> list[dict]:
 
 @dataclass(frozen=True)
 class ContentProblem:
-    """What is wrong with a content, and the rule it breaks: schema, key, feedback, stress, duplicate-item-id."""
+    """What is wrong with a content, the rule it breaks (schema, key, feedback, stress, duplicate-item-id), and
+    where: the keys and indexes from the content down to the value at fault (empty for the content as a whole)."""
 
     rule: str
     message: str
+    path: tuple[str | int, ...] = ()
 
 
 def content_errors(exercise_type: str, content: object) -> list[str]:
@@ -234,21 +240,31 @@ def content_problems(exercise_type: str, content: object) -> list[ContentProblem
     if validator is None:
         return []  # An unknown type is reported by the choice validation of exercise_type.
     problems = [
-        ContentProblem("schema", f"content{''.join(f'[{p!r}]' for p in error.absolute_path)}: {error.message}")
+        ContentProblem(
+            "schema",
+            f"content{''.join(f'[{p!r}]' for p in error.absolute_path)}: {error.message}",
+            tuple(error.absolute_path),
+        )
         for error in sorted(validator.iter_errors(content), key=lambda e: [str(p) for p in e.absolute_path])
     ]
     return problems or [*_item_problems(content), *_duplicate_id_problems(content)]
 
 
-def items_of(content: object) -> Iterator[tuple[str, dict]]:
-    """Yield (path, item) for every item of a content, e.g. ("items[2]", {...}); what is not an item is skipped."""
+def item_paths(content: object) -> Iterator[tuple[tuple[str, int], dict]]:
+    """Yield ((list, index), item) for every item of a content, e.g. (("items", 2), {...})."""
     if not isinstance(content, dict):
         return
     for step in ("items", *MINIMAL_PAIR_STEPS):
         entries = content.get(step)
         for index, item in enumerate(entries if isinstance(entries, list) else []):
             if isinstance(item, dict):
-                yield f"{step}[{index}]", item
+                yield (step, index), item
+
+
+def items_of(content: object) -> Iterator[tuple[str, dict]]:
+    """Yield (path, item) for every item of a content, e.g. ("items[2]", {...}); what is not an item is skipped."""
+    for (step, index), item in item_paths(content):
+        yield f"{step}[{index}]", item
 
 
 def accepted_answers(item: dict) -> list[str]:
@@ -273,24 +289,27 @@ def recordings_summary(content: object) -> str:
 
 
 def _item_problems(content: dict) -> Iterator[ContentProblem]:
-    for path, item in items_of(content):
+    for (step, index), item in item_paths(content):
+        path = f"{step}[{index}]"
         options = item.get("options", [])
         if "options" in item and item["answer"] not in options:
-            yield ContentProblem("key", f"content.{path}['answer']: {item['answer']!r} is not one of its options")
-        for entry in item.get("stress", []):
+            message = f"content.{path}['answer']: {item['answer']!r} is not one of its options"
+            yield ContentProblem("key", message, (step, index, "answer"))
+        for number, entry in enumerate(item.get("stress", [])):
             if entry["stressed"] >= len(entry["syllables"]):
                 message = f"content.{path}['stress']: {entry['word']!r} has no syllable {entry['stressed']}"
-                yield ContentProblem("stress", message)
+                yield ContentProblem("stress", message, (step, index, "stress", number, "stressed"))
         for distractor in item.get("feedback", {}):
             if distractor not in options or distractor == item["answer"]:
                 message = f"content.{path}['feedback']: {distractor!r} is not one of its distractors"
-                yield ContentProblem("feedback", message)
+                yield ContentProblem("feedback", message, (step, index, "feedback", distractor))
 
 
 def _duplicate_id_problems(content: dict) -> Iterator[ContentProblem]:
     seen: dict[str, str] = {}
-    for path, item in items_of(content):
+    for (step, index), item in item_paths(content):
+        path = f"{step}[{index}]"
         if item["id"] in seen:
             message = f"content.{path}['id']: {item['id']!r} is also the id of {seen[item['id']]}"
-            yield ContentProblem("duplicate-item-id", message)
+            yield ContentProblem("duplicate-item-id", message, (step, index, "id"))
         seen.setdefault(item["id"], path)

@@ -3,13 +3,14 @@
 from django.contrib import admin, messages
 
 from tutor import curation
+from tutor.admin.content_editing import ContentEditingAdmin
 from tutor.admin.recordings import RecordingsMixin
 from tutor.exercise_content import recordings_summary
 from tutor.models import Exercise
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(RecordingsMixin, admin.ModelAdmin):
+class ExerciseAdmin(ContentEditingAdmin, RecordingsMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "errorCategory",
