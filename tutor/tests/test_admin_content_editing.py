@@ -45,6 +45,9 @@ def posted(exercise: Exercise, **changes) -> dict:
         "level": exercise.level,
         "instructions": exercise.instructions,
         "is_active": "on",
+        # The recordings inline's management form, with no recording changed.
+        "recordings-TOTAL_FORMS": "0",
+        "recordings-INITIAL_FORMS": "0",
         **changes,
     }
     content = changes.get("content", exercise.content)
