@@ -3,12 +3,13 @@
 from django.contrib import admin, messages
 
 from tutor import curation
+from tutor.admin.coverage import ExerciseCoverageMixin
 from tutor.exercise_content import recordings_summary
 from tutor.models import Exercise
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(admin.ModelAdmin):
+class ExerciseAdmin(ExerciseCoverageMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "errorCategory",
