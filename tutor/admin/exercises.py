@@ -4,12 +4,13 @@ from django.contrib import admin, messages
 
 from tutor import curation
 from tutor.admin.coverage import ExerciseCoverageMixin
+from tutor.admin.performance import ExercisePerformanceMixin
 from tutor.exercise_content import recordings_summary
 from tutor.models import Exercise
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(ExerciseCoverageMixin, admin.ModelAdmin):
+class ExerciseAdmin(ExerciseCoverageMixin, ExercisePerformanceMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "errorCategory",
