@@ -223,13 +223,22 @@ def _cells(exercises: list[BankExercise], chosen: set[int]) -> Iterator[Problem]
             active = cells[(subcategory, level)]
             kinds = {exercise.exercise_type for exercise in active}
             where = f"{ErrorSubCategory(subcategory).label} {level}"
-            if len(active) < MIN_EXERCISES_PER_CELL:
-                rule = "empty-cell" if not active else "thin-cell"
-                yield Problem(rule, where, f"{len(active)} active exercises (at least {MIN_EXERCISES_PER_CELL})")
-            if active and len(kinds) < MIN_TYPES_PER_CELL:
-                yield Problem(
-                    "one-type-cell", where, f"only {', '.join(sorted(kinds))} (at least {MIN_TYPES_PER_CELL} types)"
-                )
+            for rule in cell_rules(active=len(active), types=len(kinds)):
+                if rule == "one-type-cell":
+                    message = f"only {', '.join(sorted(kinds))} (at least {MIN_TYPES_PER_CELL} types)"
+                else:
+                    message = f"{len(active)} active exercises (at least {MIN_EXERCISES_PER_CELL})"
+                yield Problem(rule, where, message)
+
+
+def cell_rules(*, active: int, types: int) -> list[str]:
+    """Return the rules a cell of `active` exercises of `types` types breaks: too few exercises, or of one type."""
+    rules = []
+    if active < MIN_EXERCISES_PER_CELL:
+        rules.append("empty-cell" if not active else "thin-cell")
+    if active and types < MIN_TYPES_PER_CELL:
+        rules.append("one-type-cell")
+    return rules
 
 
 def _answer_modes(content: object) -> set[str]:

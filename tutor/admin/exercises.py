@@ -4,13 +4,17 @@ from django.contrib import admin, messages
 
 from tutor import curation
 from tutor.admin.content_editing import ContentEditingAdmin
+from tutor.admin.coverage import ExerciseCoverageMixin
+from tutor.admin.performance import ExercisePerformanceMixin
 from tutor.admin.recordings import RecordingsMixin
 from tutor.exercise_content import recordings_summary
 from tutor.models import Exercise
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(ContentEditingAdmin, RecordingsMixin, admin.ModelAdmin):
+class ExerciseAdmin(
+    ContentEditingAdmin, RecordingsMixin, ExerciseCoverageMixin, ExercisePerformanceMixin, admin.ModelAdmin
+):
     list_display = (
         "title",
         "errorCategory",
