@@ -7,5 +7,6 @@ class TutorConfig(AppConfig):
     verbose_name = "English Tutor"
 
     def ready(self):
-        # Importing them connects their signals: the caches kept true, recordings written into content.
-        from tutor import invalidation, recordings  # noqa: F401
+        # Importing them connects their signals: the caches kept true, recordings written into content,
+        # practice scheduled from attempts.
+        from tutor import invalidation, recordings, scheduling  # noqa: F401

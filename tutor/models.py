@@ -265,3 +265,21 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class ExerciseMemory(models.Model):
+    """What a learner's attempts at an exercise say of when to meet it again (`tutor.scheduling`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memories", db_index=False)
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="memories")
+    card = models.JSONField(help_text="The FSRS card that replaying the attempts gives.")
+    last_done = models.DateTimeField()
+    due = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="tutor_memory_user_exercise")]
+        verbose_name_plural = "exercise memories"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} / {self.exercise_id}: due {self.due:%Y-%m-%d %H:%M}"
