@@ -7,4 +7,4 @@ class TutorConfig(AppConfig):
     verbose_name = "English Tutor"
 
     def ready(self):
-        from tutor import invalidation  # noqa: F401  (connects the signals that keep caches true)
+        from tutor import exercise_history, invalidation  # noqa: F401  (connect the signals: caches, versions)

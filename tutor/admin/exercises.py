@@ -3,12 +3,13 @@
 from django.contrib import admin, messages
 
 from tutor import curation
+from tutor.admin.exercise_history import ExerciseHistoryAdmin
 from tutor.exercise_content import recordings_summary
 from tutor.models import Exercise
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(admin.ModelAdmin):
+class ExerciseAdmin(ExerciseHistoryAdmin):
     list_display = (
         "title",
         "errorCategory",
@@ -32,10 +33,10 @@ class ExerciseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate selected exercises")
     def activate(self, request, queryset):
-        changed = curation.set_active(queryset, active=True)
+        changed = curation.set_active(queryset, active=True, user=request.user)
         self.message_user(request, f"{changed} exercise(s) activated.", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected exercises")
     def deactivate(self, request, queryset):
-        changed = curation.set_active(queryset, active=False)
+        changed = curation.set_active(queryset, active=False, user=request.user)
         self.message_user(request, f"{changed} exercise(s) deactivated.", messages.SUCCESS)
