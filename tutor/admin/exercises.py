@@ -24,7 +24,7 @@ class ExerciseAdmin(ExerciseHistoryAdmin):
     search_fields = ("title", "instructions")
     ordering = ("errorSubCategory", "level", "title")
     readonly_fields = ("id", "recordings", "created_at", "updated_at")
-    actions = ("activate", "deactivate")
+    actions = ("activate", "deactivate", "duplicate")
 
     @admin.display(description="Recordings")
     def recordings(self, exercise: Exercise) -> str:
@@ -40,3 +40,13 @@ class ExerciseAdmin(ExerciseHistoryAdmin):
     def deactivate(self, request, queryset):
         changed = curation.set_active(queryset, active=False, user=request.user)
         self.message_user(request, f"{changed} exercise(s) deactivated.", messages.SUCCESS)
+
+    @admin.action(description="Duplicate selected exercises (the copies start inactive)")
+    def duplicate(self, request, queryset):
+        copies = curation.duplicate(queryset, user=request.user)
+        self.message_user(
+            request,
+            f"{len(copies)} copy(ies) made, each inactive with new item ids and a title ending in (copy): "
+            "learners are not served a copy until you edit it and activate it.",
+            messages.SUCCESS,
+        )

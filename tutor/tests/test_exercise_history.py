@@ -1,4 +1,4 @@
-"""Versions of exercises: kept through every door, compared side by side, restored."""
+"""Versions of exercises: kept through every door, compared side by side, restored; bulk duplicates."""
 
 import json
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tutor.exercise_content import items_of
 from tutor.models import Exercise
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +96,31 @@ def test_a_fixture_loaded_exercise_has_a_first_version(db):
     assert [(v.history_type, v.history_change_reason) for v in exercise.history.all()] == [
         ("+", "Loaded from a fixture")
     ]
+
+
+def test_duplicate_makes_inactive_copies_with_fresh_unique_item_ids(admin_client, make_exercise, committed):
+    originals = [make_exercise(title="Since", content=gap_fill("since.1", "since")), make_exercise(title="For")]
+    selected = {"action": "duplicate", "_selected_action": [str(e.pk) for e in originals]}
+
+    with committed():
+        response = admin_client.post("/admin/tutor/exercise/", selected, follow=True)
+        admin_client.post("/admin/tutor/exercise/", selected)
+
+    assert "inactive" in response.content.decode()
+    copies = Exercise.objects.exclude(pk__in=[e.pk for e in originals])
+    assert sorted(copies.values_list("title", "is_active")) == [
+        ("For (copy 2)", False),
+        ("For (copy)", False),
+        ("Since (copy 2)", False),
+        ("Since (copy)", False),
+    ]
+    assert Exercise.objects.get(title="Since (copy)").content == gap_fill("since.1-copy", "since")
+    assert Exercise.objects.get(title="Since (copy 2)").content == gap_fill("since.1-copy2", "since")
+    item_ids = [item["id"] for e in Exercise.objects.all() for _, item in items_of(e.content)]
+    assert len(item_ids) == len(set(item_ids)) == 6
+    for copy in copies:
+        copy.full_clean()
+        assert copy.history.get().history_change_reason.startswith("Copied from ")
 
 
 def test_compare_shows_both_versions_with_the_changed_fields_marked(admin_client, staff_api, make_exercise):
