@@ -3,13 +3,14 @@
 from django.contrib import admin, messages
 
 from tutor import curation
+from tutor.admin.exercise_files import ExerciseFilesMixin
 from tutor.admin.exercise_history import ExerciseHistoryAdmin
 from tutor.exercise_content import recordings_summary
 from tutor.models import Exercise
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(ExerciseHistoryAdmin):
+class ExerciseAdmin(ExerciseFilesMixin, ExerciseHistoryAdmin):
     list_display = (
         "title",
         "errorCategory",
