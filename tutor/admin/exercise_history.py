@@ -28,7 +28,7 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
     """SimpleHistoryAdmin with a comparison of two versions and a restore that validates."""
 
     object_history_template = "admin/tutor/exercise/object_history.html"
-    history_list_display = ["older", "newer", "compare_with_current"]
+    history_list_display = ["older", "newer", "compare"]
 
     def get_urls(self):
         # Before simple-history's `<id>/history/<version>/`, which would take "compare" for a version.
@@ -65,11 +65,15 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
         )
 
     @staticmethod
-    def compare_with_current(version: HistoricalExercise) -> str:
+    def compare(version: HistoricalExercise) -> str:
         url = reverse("admin:tutor_exercise_compare", args=[version.id])
         return format_html(
             '<a href="{}?older={}" id="compare-current-{}">compare with current</a>', url, version.pk, version.pk
         )
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = "Edited in the admin" if change else "Added in the admin"
+        super().save_model(request, obj, form, change)
 
     def compare_view(self, request, object_id):
         versions = HistoricalExercise.objects.filter(id=object_id).select_related("history_user")

@@ -70,6 +70,7 @@ def test_an_admin_change_is_kept_as_a_version_naming_the_curator(admin_client, a
     assert response.status_code == 302
     latest = exercise.history.first()
     assert (latest.history_type, latest.title, latest.history_user) == ("~", "After", admin_user)
+    assert latest.history_change_reason == "Edited in the admin"
 
 
 def test_bulk_deactivation_keeps_a_version_of_each_exercise(admin_client, admin_user, make_exercise):
@@ -216,3 +217,15 @@ def test_history_pages_need_a_staff_login(client, make_exercise):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_compare_without_versions_named_shows_the_last_change(admin_client, staff_api, make_exercise):
+    exercise = make_exercise(level="B1")
+    staff_api.patch(f"/api/exercises/{exercise.pk}", {"level": "B2"}, format="json")
+    staff_api.patch(f"/api/exercises/{exercise.pk}", {"title": "Renamed"}, format="json")
+
+    response = admin_client.get(f"/admin/tutor/exercise/{exercise.pk}/history/compare/")
+
+    assert response.status_code == 200
+    assert [field.name for field in response.context["comparisons"] if field.changed] == ["title"]
+    assert response.context["newer"] == exercise.history.first()
