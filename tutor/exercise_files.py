@@ -26,19 +26,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 
+from tutor.exercise_history import CURATED_FIELDS
 from tutor.models import Exercise
 
-COLUMNS = (
-    "id",
-    "title",
-    "errorCategory",
-    "errorSubCategory",
-    "exercise_type",
-    "level",
-    "is_active",
-    "instructions",
-    "content",
-)
+COLUMNS = ("id", *CURATED_FIELDS)
 
 
 class ExerciseIdWidget(widgets.Widget):

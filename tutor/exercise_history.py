@@ -24,8 +24,8 @@ from tutor.models import Exercise
 
 HistoricalExercise = Exercise.history.model
 
-# What a curator writes; the id and the times are the same in every version or set by the save.
-COMPARED_FIELDS = (
+# What a curator writes (compared, restored, imported); the id and the times are not written by hand.
+CURATED_FIELDS = (
     "title",
     "errorCategory",
     "errorSubCategory",
@@ -53,7 +53,7 @@ class FieldComparison:
 def compare(older: HistoricalExercise, newer: HistoricalExercise) -> list[FieldComparison]:
     """Return each field of two versions of an exercise, saying which changed."""
     comparisons = []
-    for name in COMPARED_FIELDS:
+    for name in CURATED_FIELDS:
         field = Exercise._meta.get_field(name)
         old, new = getattr(older, name), getattr(newer, name)
         if name == "content":
@@ -82,7 +82,7 @@ def restore(version: HistoricalExercise, *, user=None) -> Exercise:
     """
     with transaction.atomic():
         exercise = Exercise.objects.select_for_update().filter(pk=version.id).first() or version.instance
-        for name in COMPARED_FIELDS:
+        for name in CURATED_FIELDS:
             setattr(exercise, name, getattr(version, name))
         exercise.full_clean()
         exercise._change_reason = f"Restored the version of {version.history_date:%Y-%m-%d %H:%M:%S} (#{version.pk})"

@@ -48,21 +48,11 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
 
     @staticmethod
     def older(version: HistoricalExercise) -> str:
-        return format_html(
-            '<input type="radio" name="older" value="{}" id="older-{}" aria-label="older: #{}">',
-            version.pk,
-            version.pk,
-            version.pk,
-        )
+        return _pick("older", version)
 
     @staticmethod
     def newer(version: HistoricalExercise) -> str:
-        return format_html(
-            '<input type="radio" name="newer" value="{}" id="newer-{}" aria-label="newer: #{}">',
-            version.pk,
-            version.pk,
-            version.pk,
-        )
+        return _pick("newer", version)
 
     @staticmethod
     def compare(version: HistoricalExercise) -> str:
@@ -134,3 +124,16 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
     def _exercise_or_latest_version(self, request, object_id, versions):
         exercise = self.get_object(request, object_id)
         return exercise if exercise is not None else versions.first().instance
+
+
+def _pick(side: str, version: HistoricalExercise) -> str:
+    """A radio button choosing this version as one side of the comparison."""
+    return format_html(
+        '<input type="radio" name="{}" value="{}" id="{}-{}" aria-label="{}: #{}">',
+        side,
+        version.pk,
+        side,
+        version.pk,
+        side,
+        version.pk,
+    )
