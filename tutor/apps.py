@@ -8,5 +8,5 @@ class TutorConfig(AppConfig):
 
     def ready(self):
         # Importing them connects their signals: the caches kept true, recordings written into content,
-        # practice scheduled from attempts.
-        from tutor import invalidation, recordings, scheduling  # noqa: F401
+        # practice scheduled from attempts, versions of exercises loaded from fixtures.
+        from tutor import exercise_history, invalidation, recordings, scheduling  # noqa: F401

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from tutor.audio_files import validate_audio
 from tutor.exercise_content import ACCENT_NAMES, content_errors, items_of
@@ -86,6 +87,8 @@ class Exercise(ErrorPair):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Every save and delete, whatever its door, is kept as a version (tutor.exercise_history).
+    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
 
     class Meta(ErrorPair.Meta):
         ordering = ["errorSubCategory", "level", "title"]
