@@ -19,7 +19,9 @@ _TITLE_LENGTH = Exercise._meta.get_field("title").max_length
 def set_active(exercises: QuerySet[Exercise], *, active: bool, user=None) -> int:
     """Activate or deactivate exercises in bulk, each change kept as a version; return how many changed."""
     with transaction.atomic():
-        changing = list(exercises.exclude(is_active=active).select_for_update())
+        # By primary key: the admin's list may hand over a queryset grouped for its figures, which cannot lock.
+        chosen = list(exercises.values_list("pk", flat=True))
+        changing = list(Exercise.objects.filter(pk__in=chosen).exclude(is_active=active).select_for_update())
         now = timezone.now()
         for exercise in changing:
             exercise.is_active, exercise.updated_at = active, now

@@ -31,6 +31,9 @@ def admin_form(exercise: Exercise, **changes) -> dict:
         "instructions": exercise.instructions,
         "content": json.dumps(exercise.content),
         "is_active": "on" if exercise.is_active else "",
+        # The recordings inline's management form, with no recording changed.
+        "recordings-TOTAL_FORMS": "0",
+        "recordings-INITIAL_FORMS": "0",
         **changes,
     }
 
