@@ -92,7 +92,7 @@ def exercise_bank_changed() -> None:
 
 
 def _announce_learners(user_ids: set[UUID], deleted: set[UUID]) -> None:
-    cache.delete_many([key for u in user_ids for key in (learners.level_key(u), learners.attempts_key(u))])
+    cache.delete_many([key for u in user_ids for key in (learners.level_key(u), learners.practice_key(u))])
     learners.forget(deleted)
     told = buffer.bump_versions(user_ids - deleted) and buffer.bump_versions(deleted, deleted=True)
     if not told:

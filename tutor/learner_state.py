@@ -20,7 +20,7 @@ import orjson
 from tutor.buffer import Snapshot
 from tutor.stored_rows import PairRows, Rows
 
-FORMAT = 1  # bump on any change of the kept fields' meaning or layout
+FORMAT = 2  # bump on any change of the kept fields' meaning or layout
 
 
 @dataclass
@@ -33,11 +33,11 @@ class WindowRows:
 
 @dataclass
 class Profile:
-    """The learner's level and when they last did each exercise (exercise id -> µs), true until `until`."""
+    """The learner's level and practice (exercise id -> {"last_done", "due"} in µs), true until `until`."""
 
     until: float
     level: str | None
-    done: dict[str, int]
+    practice: dict[str, dict[str, int]]
 
 
 @dataclass

@@ -7,15 +7,14 @@ change made through another process (tutor.invalidation tells the shared one).
 
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max
 
 from tutor.exceptions import UserNotFound
-from tutor.models import ExerciseAttempt, User
+from tutor.models import ExerciseMemory, User
+from tutor.practice import Practice
 
 LEVEL_CACHE_SECONDS = 24 * 3600
 NO_LEVEL = "-"  # cached for a learner without a level: any cached value means "exists"
@@ -34,9 +33,9 @@ def level_key(user_id: UUID) -> str:
     return f"learner:{user_id}"
 
 
-def attempts_key(user_id: UUID) -> str:
-    """Return the cache key that holds when the learner last did each exercise."""
-    return f"attempts:{user_id}"
+def practice_key(user_id: UUID) -> str:
+    """Return the cache key that holds when the learner last did each exercise and when it is due."""
+    return f"practice:{user_id}"
 
 
 def existing(user_ids: Iterable[UUID]) -> set[UUID]:
@@ -74,26 +73,26 @@ def exists(user_id: UUID) -> bool:
     return user_id in existing([user_id])
 
 
-def profile(user_id: UUID) -> tuple[str | None, dict[UUID, datetime]]:
-    """Return the learner's CEFR level (None when not set) and when they last did each exercise.
+def profile(user_id: UUID) -> tuple[str | None, dict[UUID, Practice]]:
+    """Return the learner's CEFR level (None when not set) and their practice of each exercise they did.
 
     Raise UserNotFound for an unknown id.
     """
-    cached = cache.get_many([level_key(user_id), attempts_key(user_id)]) if settings.CACHE_IS_SHARED else {}
+    cached = cache.get_many([level_key(user_id), practice_key(user_id)]) if settings.CACHE_IS_SHARED else {}
     value = cached.get(level_key(user_id)) or _levels({user_id}).get(user_id)
     if value is None:
         raise UserNotFound(user_id)
-    done = cached.get(attempts_key(user_id))
-    if done is None:
-        done = dict(
-            ExerciseAttempt.objects.filter(user_id=user_id)
-            .values("exercise_id")
-            .annotate(last=Max("completed_at"))
-            .values_list("exercise_id", "last")
-        )
+    practice = cached.get(practice_key(user_id))
+    if practice is None:
+        practice = {
+            exercise_id: Practice(last_done, due)
+            for exercise_id, last_done, due in ExerciseMemory.objects.filter(user_id=user_id).values_list(
+                "exercise_id", "last_done", "due"
+            )
+        }
         if settings.CACHE_IS_SHARED:
-            cache.set(attempts_key(user_id), done, timeout=settings.CACHE_TIMEOUT)
-    return (None if value == NO_LEVEL else value), done
+            cache.set(practice_key(user_id), practice, timeout=settings.CACHE_TIMEOUT)
+    return (None if value == NO_LEVEL else value), practice
 
 
 def _levels(wanted: set[UUID]) -> dict[UUID, str]:

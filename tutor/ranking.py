@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tutor import buffer, exercise_bank, learner_state, learners, stored_rows
 from tutor.learner_state import KeptAnswer, LearnerState, Profile, WindowRows, window_key
+from tutor.practice import Practice
 from tutor.scoring import DEFAULT, DEFAULT_SCORING, MODES, ErrorStat, Scoring, rank, score_pairs
 from tutor.taxonomy import LEVEL_RANK, ErrorCategory, ErrorSubCategory
 
@@ -52,14 +53,20 @@ def _keep(user_id: UUID, known: LearnerState | None) -> None:
         )
 
 
-def _profile(user_id: UUID, known: LearnerState) -> tuple[str | None, dict[UUID, datetime]]:
-    """Return the learner's level and when each exercise was last done (UserNotFound for an unknown id)."""
+def _profile(user_id: UUID, known: LearnerState) -> tuple[str | None, dict[UUID, Practice]]:
+    """Return the learner's level and practice of each exercise they did (UserNotFound for an unknown id)."""
     if known.profile is None:
-        level, done = learners.profile(user_id)
-        known.profile = Profile(_until(), level, {str(e): buffer.to_micros(moment) for e, moment in done.items()})
-        known.changed = True
-        return level, done
-    return known.profile.level, {UUID(e): buffer.from_micros(micros) for e, micros in known.profile.done.items()}
+        level, practice = learners.profile(user_id)
+        kept = {
+            str(e): {"last_done": buffer.to_micros(p.last_done), "due": buffer.to_micros(p.due)}
+            for e, p in practice.items()
+        }
+        known.profile, known.changed = Profile(_until(), level, kept), True
+        return level, practice
+    return known.profile.level, {
+        UUID(e): Practice(buffer.from_micros(p["last_done"]), buffer.from_micros(p["due"]))
+        for e, p in known.profile.practice.items()
+    }
 
 
 def _until() -> float:
@@ -103,7 +110,7 @@ def _ranked(
             user_id=user_id, since=since, rows=rows, event_ids=pending_ids, learner=known.profile is None
         )
         if reading.learner is not None:
-            known.profile = Profile(_until(), reading.learner.level, reading.learner.done)
+            known.profile = Profile(_until(), reading.learner.level, reading.learner.practice)
             known.verified = True
             learners.remember([user_id])
         pairs, stored = reading.pairs, reading.stored
@@ -114,35 +121,55 @@ def _ranked(
 
 
 def select_exercises(
-    pool: list[dict], *, done: dict[UUID, datetime], level: str | None, limit: int, cooldown_since: datetime
+    pool: list[dict],
+    *,
+    practice: dict[UUID, Practice],
+    level: str | None,
+    limit: int,
+    now: datetime,
+    cooldown_since: datetime | None = None,
 ) -> list[dict]:
     """Pick up to `limit` exercises of one pair for a learner, the same way for the same state.
 
-    Exercises done since `cooldown_since` are skipped. The rest are ordered by closeness to the
-    learner's level (no level: the easiest first), then never done before done longest ago, then
-    varied exercise types, then title. When too few remain, the least recently done ones fill
-    the list, marked as repeats.
+    The learner's schedule decides (`tutor.scheduling`): exercises due for review come first, the
+    most overdue first, then exercises never done; each group by closeness to the learner's level (no
+    level: the easiest first), then varied exercise types, then title. Exercises not yet due rest;
+    with `cooldown_since`, so do those done since then, due or not. When too few remain, the resting
+    ones due soonest fill the list, marked as repeats. Each exercise says its `status` (new, due,
+    repeat) and when it was `last_done`.
     """
     target = LEVEL_RANK[level] if level else 0
-    fresh, cooling = [], []
+    ready, resting = [], []
     for exercise in pool:
-        last = done.get(exercise["id"])
-        if last is not None and last >= cooldown_since:
-            cooling.append(exercise)
-        else:
-            priority = (abs(LEVEL_RANK[exercise["level"]] - target), last is not None, last or buffer.UNIX_EPOCH)
-            fresh.append((priority, exercise["title"], exercise["id"], exercise))
-    fresh.sort(key=lambda c: c[:3])  # UUIDs order as their text does
+        done = practice.get(exercise["id"])
+        if done is not None and (done.due > now or (cooldown_since is not None and done.last_done >= cooldown_since)):
+            resting.append((done.due, exercise["title"], exercise["id"], exercise))
+            continue
+        distance = abs(LEVEL_RANK[exercise["level"]] - target)
+        priority = (1, distance, buffer.UNIX_EPOCH) if done is None else (0, distance, done.due)
+        ready.append((priority, exercise["title"], exercise["id"], exercise))
+    ready.sort(key=lambda c: c[:3])  # UUIDs order as their text does
     picked, types = [], Counter()
-    while fresh and len(picked) < limit:
-        best = fresh[0][0]
+    while ready and len(picked) < limit:
+        best = ready[0][0][:2]
         # Among equally good candidates, the type used least so far: practice is interleaved.
-        index = min((i for i, c in enumerate(fresh) if c[0] == best), key=lambda i: types[fresh[i][3]["exercise_type"]])
-        choice = fresh.pop(index)[3]
+        index = min(
+            (i for i, c in enumerate(ready) if c[0][:2] == best), key=lambda i: types[ready[i][3]["exercise_type"]]
+        )
+        choice = ready.pop(index)[3]
         types[choice["exercise_type"]] += 1
-        picked.append({**choice, "repeat": False})
-    cooling.sort(key=lambda e: (done[e["id"]], e["title"], e["id"]))
-    return picked + [{**e, "repeat": True} for e in cooling[: limit - len(picked)]]
+        picked.append(_offered(choice, practice.get(choice["id"]), "due" if choice["id"] in practice else "new"))
+    resting.sort(key=lambda c: c[:3])
+    return picked + [_offered(e, practice[e["id"]], "repeat") for *_, e in resting[: limit - len(picked)]]
+
+
+def _offered(exercise: dict, done: Practice | None, status: str) -> dict:
+    return {
+        **exercise,
+        "repeat": status == "repeat",
+        "status": status,
+        "last_done": done.last_done if done else None,
+    }
 
 
 def recommend(*, user_id: UUID, counter: buffer.WindowCounter | None = None, **params) -> dict:
@@ -193,14 +220,15 @@ def _recommend(
     exercises_per_error: int = 3,
     ranking: str = DEFAULT,
     half_life_days: int = 7,
-    cooldown_days: int = 7,
+    cooldown_days: int | None = None,
 ) -> dict:
     # Without a buffer nothing is kept between requests: the learner is read from the cache and PostgreSQL.
     bank = exercise_bank.active_by_subcategory(snap.bank_version if snap else None)
     scoring = Scoring(ranking, half_life_days)
     stats = _ranked(user_id, last_n_days, top_n_errors, scoring, snap, known)  # fills a cold profile in
-    level, done = _profile(user_id, known or LearnerState("", 0))
-    cooldown_since = timezone.now() - timedelta(days=cooldown_days)
+    level, practice = _profile(user_id, known or LearnerState("", 0))
+    now = timezone.now()
+    cooldown_since = None if cooldown_days is None else now - timedelta(days=cooldown_days)
     return {
         "user_id": user_id,
         "top_errors": [
@@ -212,9 +240,10 @@ def _recommend(
                 "last_seen": stat.last_seen,
                 "exercises": select_exercises(
                     bank.get(stat.subcategory, []),
-                    done=done,
+                    practice=practice,
                     level=level,
                     limit=exercises_per_error,
+                    now=now,
                     cooldown_since=cooldown_since,
                 ),
             }

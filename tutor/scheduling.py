@@ -10,7 +10,6 @@ Recommendations offer exercises that are due before new ones, skip those still r
 short list with the ones due soonest, marked as repeats (`tutor.ranking.select_exercises`).
 """
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -20,6 +19,7 @@ from fsrs import Card, Rating, Scheduler
 
 from tutor import invalidation
 from tutor.models import Exercise, ExerciseAttempt, ExerciseMemory, User
+from tutor.practice import Practice
 
 # An exercise, unlike a flashcard, is not met again minutes later: a failed one comes back after these hours.
 LEARNING_STEPS = (timedelta(hours=4),)
@@ -36,14 +36,6 @@ SCHEDULER = Scheduler(
     maximum_interval=MAXIMUM_INTERVAL_DAYS,
     enable_fuzzing=False,  # the same attempts always give the same schedule
 )
-
-
-@dataclass(frozen=True)
-class Practice:
-    """When a learner last did an exercise and when it is due again."""
-
-    last_done: datetime
-    due: datetime
 
 
 def rating(score: float) -> Rating:

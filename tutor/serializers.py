@@ -165,7 +165,10 @@ class GenerateExerciseQuery(serializers.Serializer):
         min_value=1, max_value=90, default=7, help_text="With ranking=decay: days after which an error weighs half."
     )
     cooldown_days = BoundedIntegerField(
-        min_value=0, max_value=365, default=7, help_text="Skip exercises the learner did in the last N days."
+        min_value=0,
+        max_value=365,
+        required=False,
+        help_text="Also skip exercises the learner did in the last N days, due or not (default: the schedule decides).",
     )
 
 
@@ -213,7 +216,12 @@ class RecommendedExerciseSerializer(serializers.Serializer):
     level = serializers.CharField()
     instructions = serializers.CharField()
     content = serializers.JSONField()
-    repeat = serializers.BooleanField(help_text="Done within the cooldown, shown again because the pool ran out.")
+    repeat = serializers.BooleanField(help_text="Not due yet, shown again because the pool ran out.")
+    status = serializers.ChoiceField(
+        choices=["new", "due", "repeat"],
+        help_text="new: never done; due: due for review by the learner's schedule; repeat: not due yet.",
+    )
+    last_done = serializers.DateTimeField(allow_null=True, help_text="When the learner last did it.")
 
 
 class TopErrorSerializer(serializers.Serializer):

@@ -71,10 +71,10 @@ def any_stored(event_ids: list[UUID]) -> bool:
 
 @dataclass(frozen=True)
 class LearnerRows:
-    """A learner's level and when they last did each exercise (exercise id -> µs), as PostgreSQL holds them."""
+    """A learner's level and their practice of each exercise (exercise id -> {"last_done", "due"} in µs)."""
 
     level: str | None
-    done: dict[str, int]
+    practice: dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,9 @@ def read_at_once(*, user_id: UUID, since: datetime | None, rows: Rows, event_ids
     """
     window = "" if since is None else "AND timestamp_utc >= %(since)s"
     times = f"array_agg({_micros('timestamp_utc')})" if rows is Rows.TIMES else "NULL::bigint[]"
-    # Columns: part, subcategory, time (µs), count, id, level, times (µs). Times come as µs since the
-    # epoch, as the state keeps them: no datetimes to build and take apart.
+    # Columns: part, subcategory, time (µs), count, id, level, times (µs); an exercise's practice (part 1)
+    # has its last done in time and when it is due in count. Times come as µs since the epoch, as the
+    # state keeps them: no datetimes to build and take apart.
     parts = [
         f'SELECT 2, "errorSubCategory", {_micros("max(timestamp_utc)")}, count(*), NULL::uuid, NULL, {times} '
         f'FROM tutor_error WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"',
@@ -104,13 +105,13 @@ def read_at_once(*, user_id: UUID, since: datetime | None, rows: Rows, event_ids
     if learner:
         parts += [
             "SELECT 0, NULL, NULL, NULL, NULL, level, NULL FROM tutor_user WHERE id = %(user_id)s",
-            f"SELECT 1, NULL, {_micros('max(completed_at)')}, NULL, exercise_id, NULL, NULL "
-            "FROM tutor_exerciseattempt WHERE user_id = %(user_id)s GROUP BY exercise_id",
+            f"SELECT 1, NULL, {_micros('last_done')}, {_micros('due')}, exercise_id, NULL, NULL "
+            "FROM tutor_exercisememory WHERE user_id = %(user_id)s",
         ]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), {"user_id": user_id, "since": since, "event_ids": event_ids})
         result = cursor.fetchall()
-    pairs, stored, levels, done = [], set(), [], {}
+    pairs, stored, levels, practice = [], set(), [], {}
     for part, sub, micros, count, some_id, level, error_times in result:
         if part == 2:
             pairs.append(PairRows(sub, count, micros, error_times))
@@ -119,10 +120,10 @@ def read_at_once(*, user_id: UUID, since: datetime | None, rows: Rows, event_ids
         elif part == 0:
             levels.append(level)
         else:
-            done[str(some_id)] = micros
+            practice[str(some_id)] = {"last_done": micros, "due": count}
     if learner and not levels:
         raise UserNotFound(user_id)
-    return Reading(pairs, stored, LearnerRows(levels[0], done) if learner else None)
+    return Reading(pairs, stored, LearnerRows(levels[0], practice) if learner else None)
 
 
 def _micros(column: str) -> str:

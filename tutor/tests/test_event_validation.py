@@ -109,5 +109,4 @@ def test_the_quick_query_path_takes_the_usual_query():
         "exercises_per_error": 3,
         "ranking": "count",
         "half_life_days": 7,
-        "cooldown_days": 7,
     }

@@ -91,13 +91,17 @@ def tense_pool(make_exercise, make_error, user):
     }
 
 
+def top_exercises(user, **params) -> list[dict]:
+    return recommend(user_id=user.pk, **params)["top_errors"][0]["exercises"]
+
+
 def picked(user, **params):
-    top = recommend(user_id=user.pk, **params)["top_errors"][0]["exercises"]
-    return [(e["title"], e["repeat"]) for e in top]
+    return [(e["title"], e["repeat"]) for e in top_exercises(user, **params)]
 
 
-def did(user, exercise, days):
-    ingest.record_attempt(user_id=user.pk, exercise=exercise, completed_at=days_ago(days), score=0.8)
+def did(user, exercise, days, score=0.8):
+    """A graded attempt `days` ago: 0.8 rates Good (due 2 days later), 1 Easy (8 days), 0 Again (4 hours)."""
+    ingest.record_attempt(user_id=user.pk, exercise=exercise, completed_at=days_ago(days), score=score)
 
 
 def test_a_learner_without_level_starts_from_the_easiest_and_interleaves_types(user, tense_pool):
@@ -112,37 +116,51 @@ def test_the_learners_level_comes_first_with_varied_types(user, tense_pool):
     assert picked(user, exercises_per_error=4) == [("B", False), ("C", False), ("D", False), ("A", False)]
 
 
-def test_exercises_done_within_the_cooldown_are_skipped(user, tense_pool):
-    did(user, tense_pool["A"], days=2)
+def test_an_exercise_not_yet_due_rests_and_a_due_one_comes_before_new_ones(user, tense_pool, committed):
+    did(user, tense_pool["A"], days=1)  # Good a day ago: due tomorrow
 
     assert picked(user, exercises_per_error=3) == [("B", False), ("C", False), ("D", False)]
-    # Outside the cooldown it is a candidate again, in its place by level.
-    assert picked(user, exercises_per_error=4, cooldown_days=1) == [
-        ("A", False),
-        ("C", False),
-        ("B", False),
-        ("D", False),
-    ]
+
+    with committed():
+        did(user, tense_pool["D"], days=3)  # Good three days ago: due since yesterday
+    assert picked(user, exercises_per_error=3) == [("D", False), ("B", False), ("C", False)]
+    statuses = {e["title"]: (e["status"], e["last_done"]) for e in top_exercises(user, exercises_per_error=4)}
+    assert statuses == {
+        "D": ("due", tense_pool["D"].attempts.get().completed_at),
+        "B": ("new", None),
+        "C": ("new", None),
+        "A": ("repeat", tense_pool["A"].attempts.get().completed_at),
+    }
 
 
-def test_among_equals_never_done_comes_before_done_longest_ago(user, tense_pool, django_capture_on_commit_callbacks):
+def test_a_cooldown_the_client_sends_rests_exercises_done_since_due_or_not(user, tense_pool):
+    did(user, tense_pool["D"], days=3)  # due since yesterday
+
+    assert picked(user, exercises_per_error=1) == [("D", False)]
+    assert picked(user, exercises_per_error=1, cooldown_days=7) == [("A", False)]
+    assert picked(user, exercises_per_error=1, cooldown_days=2) == [("D", False)]
+
+
+def test_due_exercises_come_most_overdue_first_then_new_ones(user, tense_pool, django_capture_on_commit_callbacks):
     user.level = "B1"
     user.save()
     with django_capture_on_commit_callbacks(execute=True):
         did(user, tense_pool["B"], days=10)
         did(user, tense_pool["C"], days=20)
 
-    assert picked(user, exercises_per_error=2, cooldown_days=7) == [("C", False), ("B", False)]
+    # Both are due; the one due longest comes first, and due ones before the new one of the same level.
+    assert picked(user, exercises_per_error=2) == [("C", False), ("B", False)]
     tense_pool["D"].level = "B1"
     with django_capture_on_commit_callbacks(execute=True):
         tense_pool["D"].save()
-    assert picked(user, exercises_per_error=3, cooldown_days=7) == [("D", False), ("C", False), ("B", False)]
+    assert picked(user, exercises_per_error=3) == [("C", False), ("B", False), ("D", False)]
 
 
 def test_repeats_fill_in_only_when_the_pool_runs_out(user, tense_pool):
-    did(user, tense_pool["C"], days=1)
-    did(user, tense_pool["B"], days=3)
-    did(user, tense_pool["D"], days=2)
+    # Done perfectly: due 8 days later, so B (done 3 days ago) is due soonest, then D, then C.
+    did(user, tense_pool["C"], days=1, score=1)
+    did(user, tense_pool["B"], days=3, score=1)
+    did(user, tense_pool["D"], days=2, score=1)
 
     assert picked(user, exercises_per_error=2) == [("A", False), ("B", True)]
     assert picked(user, exercises_per_error=4) == [("A", False), ("B", True), ("D", True), ("C", True)]

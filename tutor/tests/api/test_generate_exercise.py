@@ -50,6 +50,8 @@ def test_the_demo_user_gets_the_reference_counts_with_exercises(api, demo):
             "instructions",
             "content",
             "repeat",
+            "status",
+            "last_done",
         }
 
 
