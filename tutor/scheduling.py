@@ -13,6 +13,7 @@ short list with the ones due soonest, marked as repeats (`tutor.ranking.select_e
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from fsrs import Card, Rating, Scheduler
@@ -75,9 +76,9 @@ def rebuild(user_id, exercise_id) -> None:
 
 @receiver(post_save, sender=ExerciseAttempt)
 @receiver(post_delete, sender=ExerciseAttempt)
-def _attempts_changed(sender, instance: ExerciseAttempt, signal, **kwargs) -> None:
-    if signal is post_delete and not _pair_exists(instance):
-        return  # the learner or the exercise is being deleted, and its memories with it (the keys cascade)
+def _attempts_changed(sender, instance: ExerciseAttempt, signal, origin=None, **kwargs) -> None:
+    if signal is post_delete and _deleted_with_its_learner_or_exercise(origin):
+        return  # the memories go with them (the keys cascade)
     with transaction.atomic():
         _lock(instance.user_id, instance.exercise_id)
         rebuild(instance.user_id, instance.exercise_id)
@@ -92,5 +93,7 @@ def _lock(user_id, exercise_id) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"memory:{user_id}:{exercise_id}"])
 
 
-def _pair_exists(attempt: ExerciseAttempt) -> bool:
-    return User.objects.filter(pk=attempt.user_id).exists() and Exercise.objects.filter(pk=attempt.exercise_id).exists()
+def _deleted_with_its_learner_or_exercise(origin) -> bool:
+    """Whether a deletion that started at `origin` (an instance or a queryset) took attempts by cascade."""
+    model = origin.model if isinstance(origin, QuerySet) else type(origin)
+    return model in (User, Exercise)

@@ -151,3 +151,20 @@ class TestThroughTheApi:
         self.answer(api, user, pool[0], right=False, hours_ago=23)
         assert self.offered(api, user)["Exercise 0"][0] == "due"
         assert self.offered(api, user, cooldown_days=2)["Exercise 0"][0] == "repeat"
+
+
+@pytest.mark.django_db
+def test_a_learner_or_exercise_deleted_takes_its_memories_without_rebuilding_them(
+    user, make_exercise, django_assert_max_num_queries
+):
+    exercises = [make_exercise(), make_exercise()]
+    for exercise in exercises:
+        for day in range(20):
+            ExerciseAttempt.objects.create(user=user, exercise=exercise, completed_at=T0 + timedelta(days=day), score=1)
+    assert ExerciseMemory.objects.count() == 2
+
+    exercises[0].delete()
+    assert ExerciseMemory.objects.count() == 1
+    with django_assert_max_num_queries(30):  # not a rebuild per attempt
+        user.delete()
+    assert not ExerciseMemory.objects.exists()
