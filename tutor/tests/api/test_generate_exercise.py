@@ -3,6 +3,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import redis
 from django.core.management import call_command
 
 from tutor.taxonomy import ErrorCategory, ErrorSubCategory
@@ -128,3 +129,21 @@ def test_a_warm_request_costs_no_database_query(api, user, make_error, make_exer
     with django_assert_num_queries(0):
         response = api.get(URL, {"user_id": user.pk})
     assert response.json()["top_errors"][0]["errorFrequency"] == 3
+
+
+def test_a_warm_request_is_one_round_trip_to_redis(api, user, make_error, make_exercise, monkeypatch):
+    make_error.create_batch(3, user=user)
+    make_exercise()
+    api.get(URL, {"user_id": user.pk})  # keeps the learner's state beside their version
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(connection, command, check_health=True):
+        sent.append(command)
+        return send(connection, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    response = api.get(URL, {"user_id": user.pk})
+
+    assert response.json()["top_errors"][0]["errorFrequency"] == 3
+    assert len(sent) == 1  # the snapshot script: pending events, versions, kept state and the throttle's count
