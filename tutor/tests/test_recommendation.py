@@ -200,7 +200,7 @@ def test_the_offline_evaluation_shows_decay_finding_new_weaknesses_and_dropping_
     from tutor.models import User
 
     out = StringIO()
-    call_command("evaluate_ranking", learners=60, seed=3, stdout=out)
+    call_command("evaluate_ranking", learners=60, seed=3, part="ranking", stdout=out)
 
     rows = {line[:24].strip(): [float(x) for x in line[24:].split()] for line in out.getvalue().splitlines()[3:]}
     count, decay = rows["count"], rows["decay, half-life 7 d"]

@@ -67,6 +67,11 @@ def test_each_success_puts_the_next_review_further_away_and_a_failure_brings_it_
     assert after_failure.due - after_failure.last_done <= timedelta(days=1)
 
 
+def test_the_same_attempts_give_the_same_card():
+    attempts = [(T0, 0.4), (T0 + timedelta(days=1), 1.0)]
+    assert scheduling.replay(attempts)[0].to_dict() == scheduling.replay(attempts)[0].to_dict()
+
+
 @pytest.mark.django_db
 def test_the_memory_follows_the_attempts_in_the_order_they_were_done_whatever_the_order_they_come(user, make_exercise):
     exercise = make_exercise()

@@ -1,14 +1,15 @@
-"""Offline evaluation of the ranking modes on synthetic learners with planted weaknesses."""
+"""Offline evaluation: the ranking modes on synthetic learners with planted weaknesses, and practice simulated."""
 
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from tutor import practice_simulation
 from tutor.models import Error, User
 from tutor.ranking import top_errors
 from tutor.scoring import Scoring
@@ -46,14 +47,39 @@ def _poisson_times(rng: random.Random, rate_per_day: float, start_days_ago: floa
 class Command(BaseCommand):
     help = (
         "Plant weaknesses in synthetic learners (a fixed seed), rank them with each mode through the service "
-        "code, and print recall@3 of the planted weaknesses. Everything it writes is rolled back."
+        "code, and print recall@3 of the planted weaknesses (everything it writes is rolled back); then simulate "
+        "learners who practise for --days days under the 7-day cooldown and under the schedule from results, "
+        "and print their errors a day and the recommendations wasted on exercises already mastered."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--learners", type=int, default=300)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--days", type=int, default=practice_simulation.DAYS, help="of the practice simulation")
+        parser.add_argument("--part", choices=["ranking", "practice", "both"], default="both")
 
-    def handle(self, *args, learners, seed, **options):
+    def handle(self, *args, learners, seed, days, part, **options):
+        if learners < 1 or days < 1:
+            raise CommandError("--learners and --days must be at least 1.")
+        if part in ("ranking", "both"):
+            self._rankings(learners, seed)
+        if part == "both":
+            self.stdout.write("")
+        if part in ("practice", "both"):
+            self._practice(learners, seed, days)
+
+    def _practice(self, learners: int, seed: int, days: int) -> None:
+        rows = practice_simulation.evaluate(learners=learners, seed=seed, days=days)
+        self.stdout.write(
+            f"Practice simulation: {learners} learners (seed {seed}), {days} days, each day the top "
+            f"{practice_simulation.TOP_PAIRS} pairs ({practice_simulation.SCORING.mode}, half-life "
+            f"{practice_simulation.SCORING.half_life_days:g} d, last {practice_simulation.WINDOW_DAYS} days) "
+            f"x {practice_simulation.EXERCISES_PER_PAIR} exercises"
+        )
+        for line in practice_simulation.table(rows):
+            self.stdout.write(line)
+
+    def _rankings(self, learners: int, seed: int) -> None:
         rng = random.Random(seed)
         with transaction.atomic():
             population = self._plant(rng, learners)
