@@ -36,6 +36,18 @@ from tutor.serializers import (
 )
 
 
+def reads_a_learner(query, answer):
+    """Document a GET about one learner: its query parameters, its answer, a 400 for bad input, a 404."""
+    return extend_schema(
+        parameters=[query],
+        responses={
+            200: answer,
+            400: OpenApiResponse(description="A parameter is missing or out of range; the answer names it."),
+            404: OpenApiResponse(description='{"error": "User not found"}'),
+        },
+    )
+
+
 class UserViewSet(viewsets.ModelViewSet):
     """Learner profiles (staff only: they hold personal data)."""
 
@@ -43,14 +55,7 @@ class UserViewSet(viewsets.ModelViewSet):
     serializer_class = UserSerializer
     permission_classes = [IsAdminUser]  # staff only
 
-    @extend_schema(
-        parameters=[ProgressQuery],
-        responses={
-            200: ProgressResponse,
-            400: OpenApiResponse(description="weeks is not a whole number from 1 to 104; the answer names it."),
-            404: OpenApiResponse(description='{"error": "User not found"}'),
-        },
-    )
+    @reads_a_learner(ProgressQuery, ProgressResponse)
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated])
     def progress(self, request, pk=None):
         """A learner's errors and attempts per ISO week and pair, each pair's trend, what is due for review now.
@@ -122,14 +127,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
 
 
 class GenerateExerciseView(APIView):
-    @extend_schema(
-        parameters=[GenerateExerciseQuery],
-        responses={
-            200: GenerateExerciseResponse,
-            400: OpenApiResponse(description="A parameter is missing or out of range; the answer names it."),
-            404: OpenApiResponse(description='{"error": "User not found"}'),
-        },
-    )
+    @reads_a_learner(GenerateExerciseQuery, GenerateExerciseResponse)
     @throttling.counts_itself
     def get(self, request):
         """Rank the learner's most frequent error pairs over the window and recommend exercises for each."""
