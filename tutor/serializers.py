@@ -7,7 +7,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tutor import grading, learners, scoring
+from tutor import grading, learners, progress, scoring
 from tutor.buffer import EARLIEST_EVENT_TIME, Event, new_event_ids
 from tutor.exercise_content import CONTENT_FIELDS, content_errors
 from tutor.fields import (
@@ -224,9 +224,12 @@ class RecommendedExerciseSerializer(serializers.Serializer):
     last_done = serializers.DateTimeField(allow_null=True, help_text="When the learner last did it.")
 
 
-class TopErrorSerializer(serializers.Serializer):
+class PairLabelsSerializer(serializers.Serializer):
     errorCategory = serializers.CharField(help_text="Category label, e.g. Grammar.")
     errorSubCategory = serializers.CharField(help_text="Subcategory label, e.g. Tense.")
+
+
+class TopErrorSerializer(PairLabelsSerializer):
     errorFrequency = serializers.IntegerField(help_text="Errors of this pair in the window.")
     score = serializers.FloatField(
         help_text="What the pair is ranked by, as the ranking mode scores it (a whole number for modes that count)."
@@ -445,3 +448,66 @@ class ExerciseAttemptSerializer(StrictModelSerializer):
                 }
             )
         return attrs
+
+
+class ProgressQuery(serializers.Serializer):
+    weeks = BoundedIntegerField(
+        min_value=1,
+        max_value=progress.MAX_WEEKS,
+        default=progress.WEEKS,
+        help_text="How many ISO weeks (Monday 00:00 UTC), up to and including this one.",
+    )
+
+
+PROGRESS_QUERY = ProgressQuery()
+
+
+class ProgressPairSerializer(PairLabelsSerializer):
+    errors = serializers.IntegerField(
+        help_text="Errors of this pair made this week, events still in the real-time buffer included."
+    )
+    attempts = serializers.IntegerField(help_text="Attempts at exercises of this pair completed this week.")
+    average_score = serializers.FloatField(
+        allow_null=True, help_text="The mean score of this week's scored attempts of this pair, 0 to 1; null if none."
+    )
+
+
+class ProgressWeekSerializer(serializers.Serializer):
+    week_start = serializers.DateField(help_text="The week's Monday (UTC).")
+    pairs = ProgressPairSerializer(many=True, help_text="The pairs with errors or attempts this week.")
+
+
+class ProgressTrendSerializer(PairLabelsSerializer):
+    trend = serializers.ChoiceField(
+        choices=progress.TRENDS,
+        help_text=progress.TREND_RULE,
+    )
+    earlier_errors = serializers.IntegerField(
+        help_text="The pair's errors in the earlier half (the first N // 2 weeks)."
+    )
+    later_errors = serializers.IntegerField(help_text="The pair's errors in the later half (the last N // 2 weeks).")
+    earlier_active_weeks = serializers.IntegerField(help_text="Weeks of the earlier half the learner was active.")
+    later_active_weeks = serializers.IntegerField(help_text="Weeks of the later half the learner was active.")
+    earlier_errors_per_week = serializers.FloatField(allow_null=True, help_text="null without an active week.")
+    later_errors_per_week = serializers.FloatField(allow_null=True, help_text="null without an active week.")
+    change = serializers.FloatField(
+        allow_null=True, help_text="later / earlier errors per week - 1; null when the earlier rate is 0 or unknown."
+    )
+
+
+class DueExerciseSerializer(PairLabelsSerializer):
+    exercise_id = serializers.UUIDField()
+    title = serializers.CharField()
+    due = serializers.DateTimeField(help_text="When the learner's schedule made it due.")
+    last_done = serializers.DateTimeField()
+
+
+class ProgressResponse(serializers.Serializer):
+    """A learner's progress: weekly figures per pair, each pair's trend, and what is due for review now."""
+
+    user_id = serializers.UUIDField()
+    weeks = ProgressWeekSerializer(many=True, help_text="The last N ISO weeks, oldest first.")
+    trends = ProgressTrendSerializer(many=True, help_text="Each pair with errors or attempts in the window.")
+    due = DueExerciseSerializer(
+        many=True, help_text="Active exercises due for review now by the learner's schedule, the most overdue first."
+    )

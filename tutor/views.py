@@ -4,18 +4,21 @@ from django.utils import timezone
 from django.views.defaults import bad_request, page_not_found, server_error
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.permissions import IsAdminUser
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import health, ingest, ranking, throttling
-from tutor.exceptions import UnknownUsers
+from tutor import health, ingest, progress, ranking, throttling
+from tutor.exceptions import UnknownUsers, UserNotFound
+from tutor.fields import parse_uuid
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
 from tutor.json_codec import FastJSONParser, FastJSONRenderer
 from tutor.models import Error, Exercise, ExerciseAttempt, User
 from tutor.permissions import CreateOrStaff, ReadOrStaff
 from tutor.serializers import (
     GENERATE_QUERY,
+    PROGRESS_QUERY,
     ErrorEventsAccepted,
     ErrorEventSerializer,
     ErrorSerializer,
@@ -23,6 +26,8 @@ from tutor.serializers import (
     ExerciseSerializer,
     GenerateExerciseQuery,
     GenerateExerciseResponse,
+    ProgressQuery,
+    ProgressResponse,
     StoredErrorSerializer,
     UserSerializer,
     parse_error_events,
@@ -31,12 +36,37 @@ from tutor.serializers import (
 )
 
 
+def reads_a_learner(query, answer):
+    """Document a GET about one learner: its query parameters, its answer, a 400 for bad input, a 404."""
+    return extend_schema(
+        parameters=[query],
+        responses={
+            200: answer,
+            400: OpenApiResponse(description="A parameter is missing or out of range; the answer names it."),
+            404: OpenApiResponse(description='{"error": "User not found"}'),
+        },
+    )
+
+
 class UserViewSet(viewsets.ModelViewSet):
     """Learner profiles (staff only: they hold personal data)."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
     permission_classes = [IsAdminUser]  # staff only
+
+    @reads_a_learner(ProgressQuery, ProgressResponse)
+    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated])
+    def progress(self, request, pk=None):
+        """A learner's errors and attempts per ISO week and pair, each pair's trend, what is due for review now.
+
+        Any client may read it: the answer names the learner by id only, never their profile.
+        """
+        query = PROGRESS_QUERY.run_validation(request.query_params.dict())
+        user_id = parse_uuid(pk)
+        if user_id is None:
+            raise UserNotFound(pk)
+        return rendered(request, progress.learner_progress(user_id=user_id, **query).answer())
 
 
 class ErrorViewSet(
@@ -97,14 +127,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
 
 
 class GenerateExerciseView(APIView):
-    @extend_schema(
-        parameters=[GenerateExerciseQuery],
-        responses={
-            200: GenerateExerciseResponse,
-            400: OpenApiResponse(description="A parameter is missing or out of range; the answer names it."),
-            404: OpenApiResponse(description='{"error": "User not found"}'),
-        },
-    )
+    @reads_a_learner(GenerateExerciseQuery, GenerateExerciseResponse)
     @throttling.counts_itself
     def get(self, request):
         """Rank the learner's most frequent error pairs over the window and recommend exercises for each."""

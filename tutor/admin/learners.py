@@ -1,10 +1,13 @@
 """Learners in the admin (the learners of the API, apart from the staff accounts that sign in here).
 
-A learner's change page shows their progress: errors per week by category (a chart), their top
-errors by count and by decay, the recommendation GET /api/generate-exercise would answer now, and
-their latest attempts. The top errors and the recommendation come from tutor.ranking with the
-API's defaults, so they count events still in the real-time buffer as the API does; the chart
-counts stored errors (tutor.progress).
+A learner's change page shows their progress: errors per week by category (a chart); errors,
+attempts and average score per week (a second chart), each pair's trend and the exercises due for
+review, all from tutor.progress.learner_progress, the function that answers
+GET /api/users/{id}/progress; their top errors by count and by decay, the recommendation
+GET /api/generate-exercise would answer now, and their latest attempts. The top errors and the
+recommendation come from tutor.ranking with the API's defaults, so they count events still in the
+real-time buffer as the API does, and so does the progress chart; the errors-by-category chart
+counts stored errors (tutor.progress.weekly_errors).
 """
 
 from django.contrib import admin
@@ -37,8 +40,12 @@ def learner_progress(learner: User) -> dict:
     # The API's own defaults, read from its query serializer, so that the page answers as a bare request would.
     query = GENERATE_QUERY.run_validation({"user_id": str(learner.pk)})
     recommendation = ranking.recommend(**query)
+    learner_progress = progress.learner_progress(user_id=learner.pk)
     return {
         "errors_chart": progress.weekly_errors(user_id=learner.pk).chart(),
+        "progress_chart": learner_progress.chart(),
+        "progress": learner_progress.answer(),
+        "trend_rule": progress.TREND_RULE,
         "top_errors_tables": [
             (mode, top_errors(learner, Scoring(mode, query["half_life_days"]))) for mode in TOP_ERROR_MODES
         ],

@@ -8,6 +8,7 @@ fail, must accept what the document allows and refuse what it does not, and answ
 import itertools
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -22,9 +23,9 @@ from hypothesis import HealthCheck, settings
 from english_tutor.wsgi import application
 from tutor.buffer import EARLIEST_EVENT_TIME
 from tutor.grading import keyed_items
-from tutor.models import Exercise, User
+from tutor.models import Exercise, ExerciseAttempt, User
 from tutor.serializers import MAX_ANSWERS
-from tutor.tests.factories import ExerciseFactory, UserFactory
+from tutor.tests.factories import ErrorFactory, ExerciseFactory, UserFactory
 from tutor.text import VISIBLE_TEXT
 
 schema = schemathesis.openapi.from_wsgi("/api/schema", application)
@@ -33,6 +34,8 @@ _unique = itertools.count()
 
 def fill_in(case) -> None:
     """Fill in what the document cannot know: existing learners and exercises, new user names, keys among options."""
+    if case.operation.path == PROGRESS_PATH and _is_uuid(case.path_parameters.get("id")):
+        case.path_parameters["id"] = str(_learner_with_progress())
     body = case.body
     for item in body if isinstance(body, list) else [body]:
         if isinstance(item, dict):
@@ -75,6 +78,25 @@ def _known_ids(body: dict) -> None:
         for entry in item.get("stress", []) if isinstance(item.get("stress"), list) else []:
             if isinstance(entry, dict):
                 entry["stressed"] = 0
+
+
+PROGRESS_PATH = "/api/users/{id}/progress"
+
+
+def _learner_with_progress():
+    """A learner whose progress holds every kind of figure: errors, scored and unscored attempts, a due exercise."""
+    learner = User.objects.filter(username="fuzz-progress").first()
+    if learner is None:
+        learner = UserFactory(username="fuzz-progress")
+        exercise = ExerciseFactory()
+        now = timezone.now()
+        for days_ago, score in [(40, 0.0), (9, None), (2, 0.5)]:
+            ExerciseAttempt.objects.create(
+                user=learner, exercise=exercise, completed_at=now - timedelta(days=days_ago), score=score
+            )
+        for days_ago in (60, 60, 30, 1):
+            ErrorFactory(user=learner, timestamp_utc=now - timedelta(days=days_ago))
+    return learner.pk
 
 
 def _content_items(content) -> list[dict]:

@@ -49,6 +49,7 @@ def requests_for(learner, exercise, error, attempt) -> dict[str, tuple[dict, dic
         ),
         "users_partial_update": ({"id": learner_id}, {"first_name": "Changed"}),
         "users_destroy": ({"id": learner_id}, {}),
+        "users_progress_retrieve": ({"id": learner_id}, {}),
     }
 
 
@@ -93,6 +94,7 @@ def test_every_operation_answers_a_non_staff_client_without_profile_fields(api, 
     assert statuses["error_events_create"] == 202
     assert statuses["generate_exercise_retrieve"] == 200
     assert statuses["users_retrieve"] == 403
+    assert statuses["users_progress_retrieve"] == 200
     assert statuses["errors_list"] == 403
 
 
