@@ -265,6 +265,9 @@ def test_a_curator_adds_an_exercise_to_the_thinnest_cell_through_the_form_and_se
     page.fill('input[name="rjf§items§1§answer"]', "are")
     expect(page.locator("#key-items-1")).to_contain_text("Answer: are")
     assert page.get_attribute("#exercise-preview-panel", "data-updated") != shown
+    page.click("#id_content_jsonform .rjf-move-up-button")  # the second item's: the first has none
+    expect(page.locator("#preview-items-0")).to_contain_text("The children")
+    expect(page.locator("#key-items-1")).to_contain_text("Answer: has")
     page.locator("#exercise-preview-module").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "workbench-editor-preview.png"), full_page=True)
     screenshot_from_to(page, "#id_content_jsonform", "#exercise-preview-module", "workbench-editor-preview-part.png")
@@ -275,8 +278,8 @@ def test_a_curator_adds_an_exercise_to_the_thinnest_cell_through_the_form_and_se
     stored = Exercise.objects.get(title="Browser: is or are, has or have")
     assert (stored.errorSubCategory, stored.level, stored.is_active) == (subcategory, level, True)
     assert [(item["prompt"], item["answer"]) for item in stored.content["items"]] == [
-        ("My sister ___ two cats. (have)", "has"),
         ("The children ___ at school. (be)", "are"),
+        ("My sister ___ two cats. (have)", "has"),
     ]
     page.goto(live_server.url + "/admin/tutor/exercise/coverage/")
     after = coverage_counts(page)
