@@ -1,6 +1,5 @@
 """Swagger UI and the admin in a real headless Chromium (Debian's), driven by Playwright."""
 
-import csv
 import json
 import math
 import struct
@@ -8,7 +7,7 @@ import wave
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from django.conf import settings
@@ -22,6 +21,7 @@ from tutor.exercise_performance import NullsLast, with_performance
 from tutor.models import Error, Exercise, User
 from tutor.taxonomy import CATEGORY_OF, CEFRLevel, ErrorCategory, ErrorSubCategory
 from tutor.tests.conftest import DEMO_USER_ID
+from tutor.tests.test_exercise_files import csv_text, exercise_row
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -309,8 +309,9 @@ def wav_file(path: Path, *, seconds: float = 1.0, rate: int = 8000) -> Path:
 PLAY = """async (audio) => {
     audio.muted = true;
     await audio.play();
+    const deadline = Date.now() + 10000;
     await new Promise((resolve) => {
-        const check = () => (audio.currentTime > 0.2 ? resolve() : setTimeout(check, 50));
+        const check = () => (audio.currentTime > 0.2 || Date.now() > deadline ? resolve() : setTimeout(check, 50));
         check();
     });
     audio.pause();
@@ -353,40 +354,8 @@ def test_a_curator_attaches_a_recording_to_a_pronunciation_item_and_plays_it(
     assert len(list((tmp_path / "media").rglob("*.wav"))) == 1
 
 
-def import_rows(prefix: str, count: int) -> list[dict]:
-    """New gap fills as the rows of an import file (content as JSON text, as in CSV)."""
-    return [
-        {
-            "id": "",
-            "title": f"{prefix} {n}",
-            "errorCategory": "1",
-            "errorSubCategory": "3",
-            "exercise_type": "gap_fill",
-            "level": "B1",
-            "is_active": "1",
-            "instructions": "Write the missing word.",
-            "content": json.dumps(
-                {
-                    "answer_mode": "typed",
-                    "items": [
-                        {
-                            "id": f"{prefix.lower()}-{n}.1",
-                            "prompt": f"I have lived here ___ {2000 + n}.",
-                            "answer": "since",
-                        }
-                    ],
-                }
-            ),
-        }
-        for n in range(1, count + 1)
-    ]
-
-
 def csv_file(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    path.write_text(csv_text(rows))
     return path
 
 
@@ -406,7 +375,7 @@ def test_a_curator_imports_twenty_exercises_from_csv_and_a_file_with_a_bad_row_i
     sign_in(page, live_server, "curator", "curator-password")
     bank = Exercise.objects.count()
 
-    check_import(page, live_server, csv_file(tmp_path / "twenty.csv", import_rows("Imported", 20)))
+    check_import(page, live_server, csv_file(tmp_path / "twenty.csv", [exercise_row(n) for n in range(1, 21)]))
 
     expect(page.locator("#import-summary")).to_have_text(
         "20 new, 0 changed, 0 unchanged. Nothing is stored until you confirm the import."
@@ -414,7 +383,7 @@ def test_a_curator_imports_twenty_exercises_from_csv_and_a_file_with_a_bad_row_i
     rows = page.locator("#import-outcomes tbody tr")
     expect(rows).to_have_count(20)
     assert rows.evaluate_all("rows => rows.map(r => r.dataset.outcome)") == ["new"] * 20
-    expect(page.locator("#import-row-20")).to_contain_text("Imported 20")
+    expect(page.locator("#import-row-20")).to_contain_text("Since or for, set 20")
     page.screenshot(path=str(ARTIFACTS / "workbench-import-dry-run.png"), full_page=True)
     assert Exercise.objects.count() == bank
 
@@ -422,12 +391,12 @@ def test_a_curator_imports_twenty_exercises_from_csv_and_a_file_with_a_bad_row_i
 
     expect(page.locator(".messagelist")).to_be_visible()
     assert Exercise.objects.count() == bank + 20
-    assert Exercise.objects.filter(title__startswith="Imported ", is_active=True).count() == 20
-    page.goto(live_server.url + "/admin/tutor/exercise/?q=Imported")
+    assert Exercise.objects.filter(title__startswith="Since or for, set ", is_active=True).count() == 20
+    page.goto(live_server.url + "/admin/tutor/exercise/?q=Since or for, set")
     expect(page.locator("#result_list tbody tr")).to_have_count(20)
     page.screenshot(path=str(ARTIFACTS / "workbench-imported.png"))
 
-    rows = import_rows("Later", 5)
+    rows = [exercise_row(n) for n in range(101, 106)]
     rows[2]["errorCategory"] = "3"  # Tense is a Grammar subcategory, not Pronunciation
     check_import(page, live_server, csv_file(tmp_path / "one-bad-row.csv", rows))
 
@@ -443,7 +412,7 @@ def test_a_curator_imports_twenty_exercises_from_csv_and_a_file_with_a_bad_row_i
     expect(page.locator("#import-confirm")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "workbench-import-refused.png"), full_page=True)
     assert Exercise.objects.count() == bank + 20
-    assert not Exercise.objects.filter(title__startswith="Later ").exists()
+    assert not Exercise.objects.filter(title__in=[row["title"] for row in rows]).exists()
 
 
 def test_a_curator_finds_the_exercise_learners_fail_most_and_opens_it(live_server, browser_page, staff):
@@ -482,7 +451,7 @@ def test_a_curator_restores_an_earlier_version_of_an_exercise(live_server, brows
     original = Exercise.objects.filter(exercise_type="gap_fill").order_by("title").first()
     page = browser_page
     sign_in(page, live_server, "curator", "curator-password")
-    page.goto(f"{live_server.url}/admin/tutor/exercise/?q={original.title}")
+    page.goto(f"{live_server.url}/admin/tutor/exercise/?{urlencode({'q': original.title})}")
     page.check(f"input[name=_selected_action][value='{original.pk}']")
     page.select_option("select[name=action]", "duplicate")
     page.click("button[name=index]")
