@@ -421,6 +421,7 @@ def test_a_curator_finds_the_exercise_learners_fail_most_and_opens_it(live_serve
     assert expected.fail_share > runner_up.fail_share  # the demo practice has one clear answer
     flagged = with_performance(Exercise.objects.all()).filter(fails_far_more=True).count()
     page = browser_page
+    page.set_viewport_size({"width": 1920, "height": 1000})  # the list's figures are its last columns
     sign_in(page, live_server, "curator", "curator-password")
     page.goto(live_server.url + "/admin/tutor/exercise/")
 
