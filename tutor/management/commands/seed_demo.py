@@ -3,11 +3,20 @@ from django.core.management.base import BaseCommand
 
 from tutor.models import Exercise
 
-FIXTURES = ("tutor/fixtures/users.json", "tutor/fixtures/errors.json", "tutor/fixtures/exercises.json")
+FIXTURES = (
+    "tutor/fixtures/users.json",
+    "tutor/fixtures/errors.json",
+    "tutor/fixtures/exercises.json",
+    # Demo learners with recent errors and attempts, so that the admin's figures and charts have data.
+    "tutor/fixtures/practice.json",
+)
 
 
 class Command(BaseCommand):
-    help = "Load the demo learner, their errors and the curated exercises, unless the bank already has exercises."
+    help = (
+        "Load the demo learners, their errors and attempts, and the curated exercises, "
+        "unless the bank already has exercises."
+    )
 
     def handle(self, *args, **options):
         if Exercise.objects.exists():
