@@ -6,7 +6,8 @@ JSON it is an object, as the API serves it (a string is accepted too).
 What an import guarantees:
 - A row with an `id` of a stored exercise updates it; a row without one (or with an empty cell, or
   a file without the column) creates a new exercise; an `id` that no stored exercise has creates
-  an exercise with that id, so that a bank moves between servers with its ids.
+  an exercise with that id, so that a bank moves between servers with its ids. A file holds an
+  exercise once: a row with the id of an earlier row is refused.
 - Each row passes the model's validation, the admin's and the API's: the pair rule, the level and
   type among their choices, the content against its type's schema, and item ids unused by any
   other exercise of the bank (rows before it in the same file included). A refused row says why,
@@ -116,8 +117,20 @@ class ExerciseResource(resources.ModelResource):
         )
 
     def before_import(self, dataset, **kwargs):
+        self.row_of_id: dict[uuid.UUID, int] = {}
         if dataset.headers and "id" not in dataset.headers:
             dataset.append_col([""] * len(dataset), header="id")
+
+    def before_import_row(self, row, **kwargs):
+        try:
+            exercise_id = self.fields["id"].clean(row)
+        except ValueError:
+            return  # get_instance refuses the row, saying why
+        if exercise_id is None:
+            return
+        earlier = self.row_of_id.setdefault(exercise_id, kwargs["row_number"])
+        if earlier != kwargs["row_number"]:
+            raise ValidationError({"id": f"row {earlier} has this id too: a file holds each exercise once."})
 
     def get_instance(self, instance_loader, row):
         try:

@@ -8,11 +8,13 @@ signed-in user or API client, through simple-history's middleware) and, where th
 why (an import names its file and row, a restore the version it brought back).
 
 Restoring saves the earlier version's fields as the current exercise through the model's save,
-after the same validation as any other write: the caches are kept true by the signals and the
+with the audio lists of the recordings it has now (a version's may name files since replaced or
+deleted), after the same validation as any other write: the caches are kept true by the signals and the
 restore is itself a new version, so that it can be undone in turn.
 """
 
 import difflib
+import html
 import json
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from tutor.models import Exercise
+from tutor.recordings import recording_urls, with_recordings
 
 HistoricalExercise = Exercise.history.model
 
@@ -61,8 +64,8 @@ def compare(older: HistoricalExercise, newer: HistoricalExercise) -> list[FieldC
             diff_table = difflib.HtmlDiff(wrapcolumn=60).make_table(
                 old_text.splitlines(),
                 new_text.splitlines(),
-                fromdesc=version_label(older),
-                todesc=version_label(newer),
+                fromdesc=html.escape(version_label(older)),
+                todesc=html.escape(version_label(newer)),
                 context=True,
                 numlines=3,
             )
@@ -84,6 +87,7 @@ def restore(version: HistoricalExercise, *, user=None) -> Exercise:
         exercise = Exercise.objects.select_for_update().filter(pk=version.id).first() or version.instance
         for name in CURATED_FIELDS:
             setattr(exercise, name, getattr(version, name))
+        exercise.content = with_recordings(exercise.content, recording_urls(exercise))
         exercise.full_clean()
         exercise._change_reason = f"Restored the version of {version.history_date:%Y-%m-%d %H:%M:%S} (#{version.pk})"
         if user is not None:

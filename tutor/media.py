@@ -23,7 +23,8 @@ from tutor.audio_files import audio_format
 
 CHUNK_BYTES = 64 * 1024
 CACHE_CONTROL = "public, max-age=86400"
-_RANGE = re.compile(r"bytes=(?P<first>[0-9]*)-(?P<last>[0-9]*)")
+# Positions of more than 20 digits are past any file (and Python refuses to read thousands of digits).
+_RANGE = re.compile(r"bytes=(?P<first>[0-9]{0,20})-(?P<last>[0-9]{0,20})")
 
 
 class Unsatisfiable(Exception):
@@ -33,7 +34,8 @@ class Unsatisfiable(Exception):
 def byte_range(header: str, size: int) -> tuple[int, int] | None:
     """Return the (first, last) byte a single `Range` header asks of a file of `size` bytes.
 
-    None means "send the whole file" (200): no header, a malformed one, or several ranges. A range that
+    None means "send the whole file" (200): no header, a malformed one (a position of more than 20 digits
+    included), or several ranges. A range that
     covers the whole file is still a range: Chromium opens with `bytes=0-` and takes a 206 as the sign
     that it may seek by range. A range starting past the end raises Unsatisfiable.
     """

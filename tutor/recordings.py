@@ -42,11 +42,16 @@ def with_recordings(content: dict, urls: dict[tuple[str, str], str]) -> dict:
     for _, item in items_of(content):
         if "audio" in item:
             item["audio"] = [
-                {"accent": accent, "url": urls[item["id"], accent]}
+                {"accent": accent, "url": urls[item.get("id"), accent]}
                 for accent in ACCENTS
-                if (item["id"], accent) in urls
+                if (item.get("id"), accent) in urls
             ]
     return content
+
+
+def recording_urls(exercise: Exercise) -> dict[tuple[str, str], str]:
+    """Return the URL of each recording of the exercise, by (item id, accent)."""
+    return {(r.item_id, r.accent): r.file.url for r in Recording.objects.filter(exercise_id=exercise.pk)}
 
 
 @transaction.atomic
@@ -55,8 +60,7 @@ def write_audio_lists(exercise: Exercise) -> None:
     locked = Exercise.objects.select_for_update().filter(pk=exercise.pk).values_list("content", flat=True).first()
     if locked is None:
         return
-    urls = {(r.item_id, r.accent): r.file.url for r in Recording.objects.filter(exercise_id=exercise.pk)}
-    content = with_recordings(locked, urls)
+    content = with_recordings(locked, recording_urls(exercise))
     if content != exercise.content or content != locked:
         exercise.content = content
         exercise.save(update_fields=["content", "updated_at"])

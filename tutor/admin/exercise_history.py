@@ -10,6 +10,8 @@
   (tutor.exercise_history.restore), then opens the exercise.
 """
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
@@ -66,7 +68,7 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
     def compare_view(self, request, object_id):
-        versions = HistoricalExercise.objects.filter(id=object_id).select_related("history_user")
+        versions = _versions_of(object_id).select_related("history_user")
         if not versions.exists():
             raise Http404("This exercise has no versions.")
         exercise = self._exercise_or_latest_version(request, object_id, versions)
@@ -98,7 +100,9 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/tutor/exercise/compare.html", context)
 
     def restore_view(self, request, object_id):
-        version = get_object_or_404(HistoricalExercise, id=object_id, pk=request.POST.get("version") or None)
+        version = self._version(_versions_of(object_id), request.POST.get("version"))
+        if version is None:
+            raise Http404("No version named.")
         if not self.has_change_permission(request, version.instance):
             raise PermissionDenied
         try:
@@ -124,6 +128,14 @@ class ExerciseHistoryAdmin(SimpleHistoryAdmin):
     def _exercise_or_latest_version(self, request, object_id, versions):
         exercise = self.get_object(request, object_id)
         return exercise if exercise is not None else versions.first().instance
+
+
+def _versions_of(object_id: str):
+    """The versions of the exercise an admin URL names; a URL naming no exercise id is not found."""
+    try:
+        return HistoricalExercise.objects.filter(id=uuid.UUID(object_id))
+    except ValueError:
+        raise Http404("No such exercise.") from None
 
 
 def _pick(side: str, version: HistoricalExercise) -> str:
