@@ -79,6 +79,33 @@ def test_what_changes_the_verdict(given, key):
     assert not same(given, key)
 
 
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("First, tap Register.", "First, tap 'Register'."),
+        ('First, tap "Register".', "First, tap 'Register'."),
+        ("First, tap ‘Register’.", 'First, tap "Register".'),  # noqa: RUF001
+        ("He said 'it is late'.", "He said 'it's late'."),
+        ("He said 'I'm late'.", "He said 'I am late'."),
+        ("'Don't go,' she said.", '"Do not go," she said.'),
+    ],
+)
+def test_single_quotation_marks_are_set_aside_like_double_ones_and_keep_the_contractions_inside(given, key):
+    assert same(given, key)
+
+
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("my grandparents house", "my grandparents' house"),
+        ("the girls' coats", "the girl's coats"),
+        ("He said 'its late'.", "He said 'it's late'."),
+    ],
+)
+def test_an_apostrophe_that_is_no_quotation_mark_still_counts(given, key):
+    assert not same(given, key)
+
+
 @given(
     st.sampled_from(KEYED),
     st.sampled_from(["", " ", "  "]),
