@@ -205,6 +205,12 @@ class TestThroughTheApi:
         assert says in json.dumps(response.json()[field]), response.json()
         assert not ExerciseAttempt.objects.exists()
 
+    @pytest.mark.parametrize("score", [0.6, None])
+    def test_answers_sent_as_null_say_none_beside_a_score(self, api, make_exercise, user, score):
+        response = self.attempt(api, make_exercise(content=CONTENT), user, answers=None, score=score)
+        assert response.status_code == 201, response.json()
+        assert (response.json()["score"], response.json()["answers"], response.json()["items"]) == (score, None, None)
+
     def test_an_open_task_takes_no_answers(self, api, make_exercise, user):
         speaking = make_exercise(
             exercise_type="speaking_prompt", content={"answer_mode": "spoken", "prompt": "Talk about your town."}
