@@ -211,6 +211,13 @@ class TestThroughTheApi:
         assert response.status_code == 201, response.json()
         assert (response.json()["score"], response.json()["answers"], response.json()["items"]) == (score, None, None)
 
+    def test_an_attempt_dated_in_the_future_is_refused_in_its_own_words(self, api, make_exercise, user):
+        response = self.attempt(api, make_exercise(content=CONTENT), user, score=1, completed_at="2999-01-01T00:00:00Z")
+        assert response.status_code == 400
+        assert response.json()["completed_at"] == [
+            "completed_at is 300 s or more in the future; send when it happened."
+        ], response.json()
+
     def test_an_open_task_takes_no_answers(self, api, make_exercise, user):
         speaking = make_exercise(
             exercise_type="speaking_prompt", content={"answer_mode": "spoken", "prompt": "Talk about your town."}
