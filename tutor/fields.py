@@ -68,7 +68,7 @@ class EventTimeField(serializers.DateTimeField):
     """When an error was made: ISO 8601, from EARLIEST_EVENT_TIME on, and no further ahead than the allowed skew."""
 
     default_error_messages = {
-        "future": "{field} is {skew} s or more in the future; send the time the error was made.",
+        "future": "{field} is {skew} s or more in the future; send when it happened.",
         "past": "{field} must be from {earliest} on.",
     }
 

@@ -1,7 +1,8 @@
 """Grading a learner's answers against an exercise's keys.
 
 An answer is right when it matches the key or an accepted alternative once both are read the same way:
-case, spaces around and inside, final punctuation, curly or straight apostrophes and quotes, and common
+case, spaces around and inside, final punctuation, curly or straight apostrophes, quotation marks (single or
+double, around words that keep their contractions: 'it's late' = "it is late"), and common
 contractions (don't = do not, it's = it is or it has, I'd = I would or I had) do not change the verdict.
 A choice is the option sent, or the one option it reads as. Open tasks (a model answer and criteria, speaking,
 repeating) have no key: the client scores them.
@@ -94,9 +95,26 @@ def is_right(item: dict, given: str) -> bool:
 def readings(answer: str) -> frozenset[str]:
     """Every way `answer` can be read once case, spacing, punctuation, quotes and contractions are set aside."""
     text = _FINAL_PUNCTUATION.sub("", answer.translate(_QUOTES).casefold().strip())
-    choices = [_word_readings(word) for word in _WORD.findall(text) if word not in _IGNORED_MARKS]
+    choices = [_word_readings(word) for word in _unquoted(_WORD.findall(text)) if word not in _IGNORED_MARKS]
     combined = itertools.islice(itertools.product(*choices), MAX_READINGS)
     return frozenset(" ".join(" ".join(words).split()) for words in combined)
+
+
+def _unquoted(words: list[str]) -> list[str]:
+    """The words without single quotation marks: an apostrophe opening a word opens a quotation, one ending
+    a word closes the open one, a lone one opens or closes. An apostrophe ending a word outside a quotation
+    stays (the girls' coats)."""
+    unquoted, quoted = [], False
+    for word in words:
+        if not word.strip("'"):
+            quoted = not quoted
+            continue
+        if word.startswith("'"):
+            word, quoted = word.lstrip("'"), True
+        if quoted and word.endswith("'"):
+            word, quoted = word.rstrip("'"), False
+        unquoted.append(word)
+    return unquoted
 
 
 def _word_readings(word: str) -> tuple[str, ...]:

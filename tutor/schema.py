@@ -58,8 +58,11 @@ def add_rules(result, generator, request, public):
         for field in properties.values():
             if field.get("type") == "string" and not ({"format", "enum", "pattern"} & set(field)):
                 field["pattern"] = VISIBLE_TEXT if field.get("minLength", 0) >= 1 else NO_NUL
-    # An attempt is scored by the client or graded from its answers, never both.
-    result["components"]["schemas"]["ExerciseAttemptRequest"]["not"] = {"required": ["answers", "score"]}
+    # An attempt is scored by the client or graded from its answers, never both (answers null say none).
+    result["components"]["schemas"]["ExerciseAttemptRequest"]["not"] = {
+        "required": ["answers", "score"],
+        "properties": {"answers": {"type": "object"}},
+    }
     events = result["paths"]["/api/error-events"]["post"]["requestBody"]["content"]["application/json"]
     one = events["schema"]["items"]
     events["schema"] = {

@@ -428,11 +428,11 @@ class ExerciseAttemptSerializer(StrictModelSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        if "answers" in attrs and "score" in attrs:
-            raise serializers.ValidationError({"score": ["The score is computed from answers: send one or the other."]})
         if attrs.get("answers") is None:
             attrs.pop("answers", None)
             return attrs
+        if "score" in attrs:
+            raise serializers.ValidationError({"score": ["The score is computed from answers: send one or the other."]})
         keyed = grading.keyed_items(attrs["exercise"].content)
         if not keyed:
             raise serializers.ValidationError(

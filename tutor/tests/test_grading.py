@@ -79,6 +79,33 @@ def test_what_changes_the_verdict(given, key):
     assert not same(given, key)
 
 
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("First, tap Register.", "First, tap 'Register'."),
+        ('First, tap "Register".', "First, tap 'Register'."),
+        ("First, tap ‘Register’.", 'First, tap "Register".'),  # noqa: RUF001
+        ("He said 'it is late'.", "He said 'it's late'."),
+        ("He said 'I'm late'.", "He said 'I am late'."),
+        ("'Don't go,' she said.", '"Do not go," she said.'),
+    ],
+)
+def test_single_quotation_marks_are_set_aside_like_double_ones_and_keep_the_contractions_inside(given, key):
+    assert same(given, key)
+
+
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("my grandparents house", "my grandparents' house"),
+        ("the girls' coats", "the girl's coats"),
+        ("He said 'its late'.", "He said 'it's late'."),
+    ],
+)
+def test_an_apostrophe_that_is_no_quotation_mark_still_counts(given, key):
+    assert not same(given, key)
+
+
 @given(
     st.sampled_from(KEYED),
     st.sampled_from(["", " ", "  "]),
@@ -177,6 +204,19 @@ class TestThroughTheApi:
         assert response.status_code == 400
         assert says in json.dumps(response.json()[field]), response.json()
         assert not ExerciseAttempt.objects.exists()
+
+    @pytest.mark.parametrize("score", [0.6, None])
+    def test_answers_sent_as_null_say_none_beside_a_score(self, api, make_exercise, user, score):
+        response = self.attempt(api, make_exercise(content=CONTENT), user, answers=None, score=score)
+        assert response.status_code == 201, response.json()
+        assert (response.json()["score"], response.json()["answers"], response.json()["items"]) == (score, None, None)
+
+    def test_an_attempt_dated_in_the_future_is_refused_in_its_own_words(self, api, make_exercise, user):
+        response = self.attempt(api, make_exercise(content=CONTENT), user, score=1, completed_at="2999-01-01T00:00:00Z")
+        assert response.status_code == 400
+        assert response.json()["completed_at"] == [
+            "completed_at is 300 s or more in the future; send when it happened."
+        ], response.json()
 
     def test_an_open_task_takes_no_answers(self, api, make_exercise, user):
         speaking = make_exercise(
