@@ -10,6 +10,7 @@ repeating) have no key: the client scores them.
 
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from tutor.exercise_content import accepted_answers, items_of
@@ -34,6 +35,8 @@ _S_AFTER = frozenset({"it", "he", "she", "that", "there", "here", "what", "who",
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"'})  # noqa: RUF001
 _FINAL_PUNCTUATION = re.compile(r"[\s.!?…,;:]+$")
 _WORD = re.compile(r"[\w']+|[^\w\s']")
+# Characters a keyboard or a paste may slip in unseen: zero-width spaces and joiners, word joiner, BOM, soft hyphen.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # Marks inside an answer that do not change it: a comma more or less, quotation marks.
 _IGNORED_MARKS = frozenset(',;:"')
 # Readings of one answer are combined word by word; an answer of many ambiguous contractions keeps this many.
@@ -94,7 +97,9 @@ def is_right(item: dict, given: str) -> bool:
 
 def readings(answer: str) -> frozenset[str]:
     """Every way `answer` can be read once case, spacing, punctuation, quotes and contractions are set aside."""
-    text = _FINAL_PUNCTUATION.sub("", answer.translate(_QUOTES).casefold().strip())
+    # One spelling of each character (é typed as e + accent, full-width letters), and no invisible ones.
+    composed = unicodedata.normalize("NFKC", answer).translate(_INVISIBLE)
+    text = _FINAL_PUNCTUATION.sub("", composed.translate(_QUOTES).casefold().strip())
     choices = [_word_readings(word) for word in _unquoted(_WORD.findall(text)) if word not in _IGNORED_MARKS]
     combined = itertools.islice(itertools.product(*choices), MAX_READINGS)
     return frozenset(" ".join(" ".join(words).split()) for words in combined)

@@ -57,6 +57,9 @@ def same(given: str, key: str) -> bool:
         ("Yesterday they went home", "Yesterday, they went home."),
         ("I'd rather stay", "I would rather stay"),
         ("She’d left", "She had left"),  # noqa: RUF001
+        ("cafe\u0301", "café"),  # é typed as e + a combining accent
+        ("have\u200b lived", "have lived"),  # a zero-width space pasted in
+        ("ｈａｖｅ lived", "have lived"),  # full-width letters  # noqa: RUF001
     ],
 )
 def test_what_does_not_change_the_verdict(given, key):
