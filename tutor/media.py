@@ -61,10 +61,11 @@ def serve(request, path: str):
     """Answer a stored recording, whole or the byte range asked for."""
     kind = audio_format(path)
     try:
-        file = Path(default_storage.path(path))
+        file = Path(default_storage.path(path)).resolve()
     except SuspiciousFileOperation as exc:
         raise Http404("No such file.") from exc
-    if kind is None or not file.is_file():
+    # Resolved, a link inside MEDIA_ROOT that leads out of it is not served.
+    if kind is None or not file.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not file.is_file():
         raise Http404("No such file.")
     stat = file.stat()
     try:

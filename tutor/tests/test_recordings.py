@@ -157,6 +157,17 @@ def test_the_media_view_serves_only_audio_inside_media_root(client, media):
     assert client.post("/media/recordings/missing.wav").status_code == 405
 
 
+def test_a_link_inside_media_root_that_leads_out_of_it_is_not_served(client, media, tmp_path):
+    media.mkdir()
+    outside = tmp_path / "secret.wav"
+    outside.write_bytes(wav_bytes())
+    (media / "inside.wav").write_bytes(wav_bytes())
+    (media / "link.wav").symlink_to(outside)
+
+    assert client.get("/media/inside.wav").status_code == 200
+    assert client.get("/media/link.wav").status_code == 404
+
+
 def test_replacing_a_recording_serves_the_new_file_at_a_new_url_and_removes_the_old(
     admin_client, staff_api, client, exercise, media, committed
 ):
