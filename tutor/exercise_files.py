@@ -118,6 +118,11 @@ class ExerciseResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self.row_of_id: dict[uuid.UUID, int] = {}
+        if dataset.headers and not set(dataset.headers) & (set(COLUMNS) - {"id"}):
+            raise ValueError(
+                f"The file names none of an exercise's columns ({', '.join(COLUMNS)}); "
+                f"its header is: {', '.join(map(str, dataset.headers))}."
+            )
         if dataset.headers and "id" not in dataset.headers:
             dataset.append_col([""] * len(dataset), header="id")
 

@@ -251,3 +251,16 @@ def test_staff_who_may_only_view_exercises_can_export_but_not_import(client, mak
 
     assert response.status_code == 403
     assert Exercise.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "file_format"),
+    [("x,y\nhello,world\n", "odd.csv", CSV), ('[{"x": 1}]', "odd.json", JSON)],
+    ids=["csv", "json"],
+)
+def test_a_file_that_names_no_column_of_an_exercise_is_refused(admin_client, data, name, file_format):
+    response = dry_run(admin_client, data, name=name, file_format=file_format)
+
+    assert "names none of an exercise&#x27;s columns" in response.content.decode()
+    assert "confirm_form" not in response.context or response.context["confirm_form"] is None
+    assert not Exercise.objects.exists()
