@@ -170,3 +170,41 @@ def test_a_learner_accepted_unchecked_while_postgresql_was_down_is_checked_once_
 
     assert response.status_code == 400
     assert response.json() == {"user_id": [f"No user with id {stranger['user_id']}."]}
+
+
+@pytest.mark.django_db
+def test_with_redis_stopped_answers_are_graded_scheduled_and_shown_in_progress(
+    api, user, settings, private_redis, make_exercise, make_error, committed
+):
+    server = private_redis()
+    settings.EVENT_BUFFER_URL = server.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    content = {"answer_mode": "typed", "items": [{"id": "outage.1", "prompt": "I ___ here. (live)", "answer": "live"}]}
+    failed = make_exercise(title="Failed", content=content)
+    make_exercise(title="Fresh")
+    make_error(user=user, errorSubCategory=3)
+
+    server.stop()
+
+    with committed():
+        attempt = api.post(
+            "/api/exercise-attempts",
+            {"user_id": str(user.pk), "exercise_id": str(failed.pk), "answers": {"outage.1": "lives"}},
+            format="json",
+        )
+    assert attempt.status_code == 201
+    assert attempt.json()["score"] == 0
+    offered = api.get(RANKING, {"user_id": user.pk, "exercises_per_error": 2}).json()["top_errors"][0]["exercises"]
+    # Just failed: it rests a few hours, so the new one comes first (the schedule read from PostgreSQL).
+    assert [(e["title"], e["status"]) for e in offered] == [("Fresh", "new"), ("Failed", "repeat")]
+    progress = api.get(f"/api/users/{user.pk}/progress", {"weeks": 1})
+    assert progress.status_code == 200
+    assert progress.json()["weeks"][-1]["pairs"] == [
+        {
+            "errorCategory": "Grammar",
+            "errorSubCategory": "Tense",
+            "errors": 1,
+            "attempts": 1,
+            "average_score": 0.0,
+        }
+    ]
