@@ -45,8 +45,7 @@ def duplicate(exercises: QuerySet[Exercise], *, user=None) -> list[Exercise]:
     `<id>-copy2`, `-copy3`...; titles likewise: `<title> (copy)`, else `(copy 2)`...
     """
     with transaction.atomic():
-        contents = Exercise.objects.values_list("content", flat=True)
-        taken_ids = {item.get("id") for content in contents.iterator() for _, item in items_of(content)}
+        taken_ids = set(Exercise.item_ids_in_bank())
         taken_titles = set(Exercise.objects.values_list("title", flat=True))
         now = timezone.now()
         copies = []

@@ -107,13 +107,20 @@ class Exercise(ErrorPair):
 
     def item_ids_taken(self) -> list[str]:
         """Item ids of this exercise's content that another exercise of the bank already uses."""
-        mine = {item["id"]: path for path, item in items_of(self.content) if isinstance(item.get("id"), str)}
-        problems = []
-        for title, content in Exercise.objects.exclude(pk=self.pk).values_list("title", "content").iterator():
-            for _, item in items_of(content):
-                if item.get("id") in mine:
-                    problems.append(f"content.{mine[item['id']]}['id']: {item['id']!r} is already used by {title!r}")
-        return problems
+        used = Exercise.item_ids_in_bank(exclude=self.pk)
+        return [
+            f"content.{path}['id']: {item['id']!r} is already used by {used[item['id']]!r}"
+            for path, item in items_of(self.content)
+            if item.get("id") in used
+        ]
+
+    @staticmethod
+    def item_ids_in_bank(exclude=None) -> dict[str, str]:
+        """Every item id of the bank (but of the exercise `exclude`), with the title of the exercise that uses it."""
+        rows = Exercise.objects.exclude(pk=exclude).values_list("title", "content")
+        return {
+            item["id"]: title for title, content in rows.iterator() for _, item in items_of(content) if "id" in item
+        }
 
 
 ONE_PER_ACCENT = "An item has one recording per accent: replace the file of its existing row instead."
