@@ -9,10 +9,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from tutor import invalidation
-from tutor.exercise_content import items_of
+from tutor.exercise_content import ITEM_ID_MAX_LENGTH, items_of
 from tutor.models import Exercise
 
-_ID_LENGTH = 80  # tutor.exercise_content.ITEM_ID_PATTERN
 _TITLE_LENGTH = Exercise._meta.get_field("title").max_length
 
 
@@ -78,7 +77,7 @@ def _with_new_item_ids(content: dict, taken: set[str]) -> dict:
     copied = copy.deepcopy(content)
     for _, item in items_of(copied):
         if isinstance(item.get("id"), str):
-            item["id"] = _free(re.sub(r"-copy\d*$", "", item["id"]), taken, "-copy", "-copy{n}", _ID_LENGTH)
+            item["id"] = _free(re.sub(r"-copy\d*$", "", item["id"]), taken, "-copy", "-copy{n}", ITEM_ID_MAX_LENGTH)
     return copied
 
 

@@ -30,7 +30,8 @@ _TEXTS = {"type": "array", "items": _TEXT, "minItems": 1}
 ANSWER_MODES = ("spoken", "typed", "choice")
 ACCENT_NAMES = {"GB": "General British", "GA": "General American"}
 ACCENTS = tuple(ACCENT_NAMES)
-ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+ITEM_ID_MAX_LENGTH = 80
+ITEM_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{ITEM_ID_MAX_LENGTH - 1}}}$"
 
 _ANSWER_MODE = {"enum": list(ANSWER_MODES)}
 _ITEM_ID = {"type": "string", "pattern": ITEM_ID_PATTERN}
@@ -270,11 +271,6 @@ def items_of(content: object) -> Iterator[tuple[str, dict]]:
 def accepted_answers(item: dict) -> list[str]:
     """Every answer an item counts as right: its key and the alternatives (empty for open tasks)."""
     return [item["answer"], *item.get("also_accepted", [])] if "answer" in item else []
-
-
-def answer_mode(content: dict, item: dict | None = None) -> str:
-    """How the learner answers `item` (or the exercise as a whole)."""
-    return (item or {}).get("answer_mode", content["answer_mode"])
 
 
 def recordings_summary(content: object) -> str:

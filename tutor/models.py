@@ -7,7 +7,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from tutor.audio_files import validate_audio
-from tutor.exercise_content import ACCENT_NAMES, content_errors, items_of
+from tutor.exercise_content import ACCENT_NAMES, ITEM_ID_MAX_LENGTH, content_errors, items_of
 from tutor.taxonomy import CEFRLevel, ErrorCategory, ErrorSubCategory, ExerciseType, pair_check, pair_error
 
 
@@ -143,7 +143,7 @@ class Recording(models.Model):
     """
 
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="recordings")
-    item_id = models.CharField("item", max_length=80, help_text="The pronunciation item recorded.")
+    item_id = models.CharField("item", max_length=ITEM_ID_MAX_LENGTH, help_text="The pronunciation item recorded.")
     accent = models.CharField(max_length=2, choices=list(ACCENT_NAMES.items()))
     file = models.FileField(upload_to=recording_file_name, max_length=255, validators=[validate_audio])
     uploaded_at = models.DateTimeField(auto_now=True)

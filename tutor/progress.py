@@ -23,7 +23,7 @@ from django.utils import timezone
 from tutor import buffer, learners
 from tutor.exceptions import UserNotFound
 from tutor.models import Error, ExerciseAttempt, ExerciseMemory
-from tutor.taxonomy import CATEGORY_OF, ErrorCategory, ErrorSubCategory
+from tutor.taxonomy import ErrorCategory, pair_labels
 
 logger = logging.getLogger(__name__)
 
@@ -252,14 +252,6 @@ class Progress:
             "attempts": [total.attempts for total in totals],
             "average_score": [total.average_score for total in totals],
         }
-
-
-def pair_labels(subcategory: int) -> dict[str, str]:
-    """Name a pair by its labels, as generate-exercise prints them."""
-    return {
-        "errorCategory": ErrorCategory(CATEGORY_OF[subcategory]).label,
-        "errorSubCategory": ErrorSubCategory(subcategory).label,
-    }
 
 
 def _number(value: Fraction | None) -> float | None:

@@ -15,7 +15,7 @@ from tutor import buffer, exercise_bank, learner_state, learners, stored_rows
 from tutor.learner_state import KeptAnswer, LearnerState, Profile, WindowRows, window_key
 from tutor.practice import Practice
 from tutor.scoring import DEFAULT, DEFAULT_SCORING, MODES, ErrorStat, Scoring, rank, score_pairs
-from tutor.taxonomy import LEVEL_RANK, ErrorCategory, ErrorSubCategory
+from tutor.taxonomy import LEVEL_RANK, pair_labels
 
 logger = logging.getLogger(__name__)
 
@@ -233,8 +233,7 @@ def _recommend(
         "user_id": user_id,
         "top_errors": [
             {
-                "errorCategory": ErrorCategory(stat.category).label,
-                "errorSubCategory": ErrorSubCategory(stat.subcategory).label,
+                **pair_labels(stat.subcategory),
                 "errorFrequency": stat.frequency,
                 "score": MODES[ranking].shown(stat.score),
                 "last_seen": stat.last_seen,

@@ -65,6 +65,14 @@ class ExerciseType(models.TextChoices):
     RETELLING = "retelling", "Retelling"
 
 
+def pair_labels(subcategory: int) -> dict[str, str]:
+    """Name a pair by its labels, as generate-exercise prints them."""
+    return {
+        "errorCategory": ErrorCategory(CATEGORY_OF[subcategory]).label,
+        "errorSubCategory": ErrorSubCategory(subcategory).label,
+    }
+
+
 def pair_error(category: int, subcategory: int) -> str | None:
     """Return why (category, subcategory) is not a valid pair, or None when it is."""
     expected = CATEGORY_OF.get(subcategory)

@@ -17,7 +17,7 @@ from tutor import progress, ranking
 from tutor.models import User
 from tutor.scoring import MODES, Scoring
 from tutor.serializers import GENERATE_QUERY
-from tutor.taxonomy import ErrorCategory, ErrorSubCategory
+from tutor.taxonomy import pair_labels
 
 TOP_ERROR_MODES = ("count", "decay")
 
@@ -74,8 +74,7 @@ def top_errors(learner: User, scoring: Scoring) -> list[dict]:
     """Return every error pair of the learner, ranked as the API ranks them with this scoring (rows of a table)."""
     return [
         {
-            "category": ErrorCategory(stat.category).label,
-            "subcategory": ErrorSubCategory(stat.subcategory).label,
+            **pair_labels(stat.subcategory),
             "count": stat.frequency,
             "score": MODES[scoring.mode].shown(stat.score),
             "last_seen": stat.last_seen,
