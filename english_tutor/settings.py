@@ -317,3 +317,7 @@ EVENT_MAX_CLOCK_SKEW_SECONDS = environment.integer("EVENT_MAX_CLOCK_SKEW_SECONDS
 
 # Last: stop the start here, naming every value refused above (add settings above this line).
 environment.check()
+
+# A version is restored through tutor.exercise_history.restore (validated, recordings kept true), never by
+# django-simple-history's own revert form.
+SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -11,6 +11,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from tutor import invalidation
 from tutor.exercise_content import ITEM_ID_MAX_LENGTH, items_of
 from tutor.models import Exercise
+from tutor.recordings import with_recordings
 
 _TITLE_LENGTH = Exercise._meta.get_field("title").max_length
 
@@ -49,7 +50,8 @@ def duplicate(exercises: QuerySet[Exercise], *, user=None) -> list[Exercise]:
         now = timezone.now()
         copies = []
         for original in exercises.order_by("errorSubCategory", "level", "title"):
-            content = _with_new_item_ids(original.content, taken_ids)
+            # A copy has no recordings of its own: the original's files go when the original's do.
+            content = with_recordings(_with_new_item_ids(original.content, taken_ids), {})
             base_title = re.sub(r" \(copy(?: \d+)?\)$", "", original.title)
             title = _free(base_title, taken_titles, " (copy)", " (copy {n})", _TITLE_LENGTH)
             twin = Exercise(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from fsrs import Card, Rating, Scheduler
 
@@ -75,16 +75,27 @@ def rebuild(user_id, exercise_id) -> None:
     )
 
 
+@receiver(pre_save, sender=ExerciseAttempt)
+def _remember_the_pair(sender, instance: ExerciseAttempt, raw=False, **kwargs) -> None:
+    """Note the (learner, exercise) a changed attempt had, so that a pair it leaves is rebuilt too."""
+    if instance.pk is None:
+        instance._stored_pair = None  # a new attempt
+        return
+    instance._stored_pair = ExerciseAttempt.objects.filter(pk=instance.pk).values_list("user_id", "exercise_id").first()
+
+
 @receiver(post_save, sender=ExerciseAttempt)
 @receiver(post_delete, sender=ExerciseAttempt)
 def _attempts_changed(sender, instance: ExerciseAttempt, signal, origin=None, **kwargs) -> None:
     if signal is post_delete and _deleted_with_its_learner_or_exercise(origin):
         return  # the memories go with them (the keys cascade)
+    pairs = {(instance.user_id, instance.exercise_id), getattr(instance, "_stored_pair", None)} - {None}
     with transaction.atomic():
-        _lock(instance.user_id, instance.exercise_id)
-        rebuild(instance.user_id, instance.exercise_id)
+        for user_id, exercise_id in sorted(pairs, key=str):
+            _lock(user_id, exercise_id)
+            rebuild(user_id, exercise_id)
         # Readers may have heard of the attempt before the memory changed: they hear again.
-        invalidation.learners_changed([instance.user_id])
+        invalidation.learners_changed({user_id for user_id, _ in pairs})
 
 
 def _lock(user_id, exercise_id) -> None:

@@ -232,3 +232,17 @@ def test_compare_without_versions_named_shows_the_last_change(admin_client, staf
     assert response.status_code == 200
     assert [field.name for field in response.context["comparisons"] if field.changed] == ["title"]
     assert response.context["newer"] == exercise.history.first()
+
+
+def test_a_copy_has_no_recordings_of_its_own(admin_client, make_exercise, committed):
+    item = {"id": "copied.1", "text": "banana", "audio": [{"accent": "GB", "url": "/media/recordings/banana.wav"}]}
+    original = make_exercise(
+        exercise_type="repeat_after_me", errorSubCategory=8, content={"answer_mode": "spoken", "items": [item]}
+    )
+
+    with committed():
+        admin_client.post("/admin/tutor/exercise/", {"action": "duplicate", "_selected_action": [str(original.pk)]})
+
+    copy = Exercise.objects.exclude(pk=original.pk).get()
+    assert copy.content["items"][0]["audio"] == []  # the original's file goes when the original's recording does
+    assert original.content["items"][0]["audio"] == item["audio"]

@@ -173,3 +173,46 @@ def test_a_learner_or_exercise_deleted_takes_its_memories_without_rebuilding_the
     with django_assert_max_num_queries(30):  # not a rebuild per attempt
         user.delete()
     assert not ExerciseMemory.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_attempt_moved_to_another_exercise_leaves_the_memory_of_the_one_it_left_true(user, make_exercise):
+    left, joined = make_exercise(), make_exercise()
+    ExerciseAttempt.objects.create(user=user, exercise=left, completed_at=T0, score=1)
+    moved = ExerciseAttempt.objects.create(user=user, exercise=left, completed_at=T0 + timedelta(days=1), score=0)
+
+    moved.exercise = joined
+    moved.save()
+
+    assert ExerciseMemory.objects.get(user=user, exercise=left).due == T0 + timedelta(days=8)
+    assert ExerciseMemory.objects.get(user=user, exercise=joined).last_done == T0 + timedelta(days=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_gives_the_attempts_made_before_the_schedule_their_memories(user, make_exercise):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(target)
+        return executor.loader.project_state(target).apps
+
+    exercise = make_exercise()
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    try:
+        apps = migrate([("tutor", "0012_exercise_history")])
+        # Written as the release before wrote them: no signal, no memory.
+        Attempt = apps.get_model("tutor", "ExerciseAttempt")
+        Attempt.objects.create(user_id=user.pk, exercise_id=exercise.pk, completed_at=T0 + timedelta(days=2), score=0)
+        Attempt.objects.create(user_id=user.pk, exercise_id=exercise.pk, completed_at=T0, score=1)
+        apps.get_model("tutor", "ExerciseMemory").objects.all().delete()
+
+        migrate(latest)
+    finally:
+        migrate(latest)
+
+    _, expected = scheduling.replay([(T0, 1.0), (T0 + timedelta(days=2), 0.0)])
+    memory = ExerciseMemory.objects.get(user=user, exercise=exercise)
+    assert (memory.last_done, memory.due) == (expected.last_done, expected.due)
