@@ -125,6 +125,10 @@ ERROR_FLUSH_INTERVAL = environment.number("ERROR_FLUSH_INTERVAL", default=2.0, h
 ERROR_FLUSH_BATCH = environment.integer("ERROR_FLUSH_BATCH", default=200, low=1, high=100_000)
 ERROR_FLUSH_CONSUMER = environment.word("ERROR_FLUSH_CONSUMER", default="flusher")
 ERROR_FLUSH_CLAIM_IDLE_SECONDS = environment.integer("ERROR_FLUSH_CLAIM_IDLE_SECONDS", default=60, low=1, high=86_400)
+# Errors older than this many days are dropped a month at a time (tutor.partitions); 0 keeps everything.
+ERROR_RETENTION_DAYS = environment.integer("ERROR_RETENTION_DAYS", default=0, low=0, high=36_500)
+# How long an event id is remembered (tutor_event_receipt): a retry within it is never counted twice.
+EVENT_ID_WINDOW_DAYS = environment.integer("EVENT_ID_WINDOW_DAYS", default=30, low=7, high=36_500)
 # /healthz answers "degraded" once the oldest unflushed event is older than this.
 HEALTH_MAX_FLUSH_LAG_SECONDS = environment.number("HEALTH_MAX_FLUSH_LAG_SECONDS", default=60.0, high=86_400)
 # prometheus_client reads it itself, at import (tutor.metrics too); checked here so that a directory
@@ -155,6 +159,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ERROR_FLUSH_INTERVAL,
         # A tick that waited longer than one interval is superseded by the next one.
         "options": {"expires": max(ERROR_FLUSH_INTERVAL, 1.0)},
+    },
+    "keep-error-storage": {
+        "task": "tutor.tasks.keep_error_storage",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 

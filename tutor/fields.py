@@ -2,7 +2,7 @@
 
 import re
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.conf import settings
@@ -64,8 +64,16 @@ class UserIdField(UUIDTextField):
     """The learner's id."""
 
 
+def earliest_event_time() -> datetime:
+    """Return the earliest time an event may carry: EARLIEST_EVENT_TIME, or the start of the retention if later."""
+    if not settings.ERROR_RETENTION_DAYS:
+        return EARLIEST_EVENT_TIME
+    # An error older than the retention would be dropped by the next retention run: refused, not accepted and lost.
+    return max(EARLIEST_EVENT_TIME, timezone.now() - timedelta(days=settings.ERROR_RETENTION_DAYS))
+
+
 class EventTimeField(serializers.DateTimeField):
-    """When an error was made: ISO 8601, from EARLIEST_EVENT_TIME on, and no further ahead than the allowed skew."""
+    """When an error was made: ISO 8601, within the retention, and no further ahead than the allowed skew."""
 
     default_error_messages = {
         "future": "{field} is {skew} s or more in the future; send when it happened.",
@@ -77,8 +85,9 @@ class EventTimeField(serializers.DateTimeField):
         skew = settings.EVENT_MAX_CLOCK_SKEW_SECONDS
         if moment > timezone.now() + timedelta(seconds=skew):
             self.fail("future", field=self.field_name, skew=skew)
-        if moment < EARLIEST_EVENT_TIME:
-            self.fail("past", field=self.field_name, earliest=EARLIEST_EVENT_TIME.isoformat().replace("+00:00", "Z"))
+        earliest = earliest_event_time()
+        if moment < earliest:
+            self.fail("past", field=self.field_name, earliest=earliest.isoformat().replace("+00:00", "Z"))
         return moment
 
 

@@ -9,8 +9,9 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
-from tutor import buffer, grading, invalidation, learners, metrics
+from tutor import buffer, event_receipts, grading, invalidation, learners, metrics, partitions
 from tutor.buffer import BufferedEvent, DeadLetter, Event
 from tutor.exceptions import ServiceUnavailable, UnknownUsers
 from tutor.models import Error, Exercise, ExerciseAttempt
@@ -106,9 +107,26 @@ def accept_events(events: list[Event], counter: buffer.WindowCounter | None = No
         except buffer.BufferUnavailable as exc:
             logger.warning("Event buffer unreachable, writing %d events through: %s", len(events), exc)
     _refuse_unknown(unseen)
-    users = {e.user_id for e in events}
     try:
-        with transaction.atomic():
+        try:
+            _write_through(events)
+        except IntegrityError as exc:
+            # A month with no partition (retention dropped it, or the upkeep stopped): made, then written again.
+            if not (
+                partitions.lacking(exc) and partitions.ensure_for([e.timestamp for e in events], now=timezone.now())
+            ):
+                raise
+            _write_through(events)
+    except (OperationalError, InterfaceError) as exc:
+        raise ServiceUnavailable("neither the event buffer nor the database can take events; retry later") from exc
+    metrics.EVENTS_WRITTEN_THROUGH.inc(len(events))
+
+
+def _write_through(events: list[Event]) -> None:
+    with transaction.atomic():
+        fresh = event_receipts.take(e.event_id for e in events)
+        new = {e.event_id: e for e in reversed(events) if e.event_id in fresh}  # an id twice: the first counts
+        with event_receipts.taken_by_caller():
             Error.objects.bulk_create(
                 [
                     Error(
@@ -118,14 +136,12 @@ def accept_events(events: list[Event], counter: buffer.WindowCounter | None = No
                         errorSubCategory=e.subcategory,
                         timestamp_utc=e.timestamp,
                     )
-                    for e in events
+                    for e in new.values()
                 ],
+                # SQLite's unique index skips known ids; PostgreSQL returns no ids for rows of a trigger.
                 ignore_conflicts=True,
             )
-            invalidation.learners_changed(users)  # bulk_create sends no signal
-    except (OperationalError, InterfaceError) as exc:
-        raise ServiceUnavailable("neither the event buffer nor the database can take events; retry later") from exc
-    metrics.EVENTS_WRITTEN_THROUGH.inc(len(events))
+        invalidation.learners_changed({e.user_id for e in events})  # bulk_create sends no signal
 
 
 @dataclass
@@ -216,6 +232,10 @@ def store(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, s
     except (OperationalError, InterfaceError):
         raise  # The database is away: nothing was committed, the entries stay claimed for a retry.
     except DatabaseError as exc:
+        if partitions.lacking(exc) and partitions.ensure_for(
+            [buffer.from_micros(e.micros) for e in events], now=timezone.now()
+        ):
+            return store(events)  # A month that had no partition (retention dropped it, or upkeep stopped).
         if len(events) == 1:
             return 0, [(events[0], f"refused by the database: {exc}".strip())]
         logger.warning("Batch of %d events refused (%s); storing it in halves", len(events), exc)
@@ -227,25 +247,33 @@ def store(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, s
 def _copy_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedEvent, str]]]:
     """Insert the events of known learners, skipping known event_ids; return (inserted, orphans).
 
-    The usual batch is all new: it is copied straight into the table, as fast as PostgreSQL
-    takes rows. A batch claimed again after a crash, or racing another flusher or a deleted
-    learner, breaks a constraint there; it is then merged through a temporary table instead.
+    The usual batch is all new: its receipts, then its rows, are copied straight into their tables,
+    as fast as PostgreSQL takes rows. A batch claimed again after a crash, or racing another flusher
+    or a deleted learner, breaks a constraint there; it is then merged through a temporary table,
+    where the receipts' trigger skips known event ids row by row.
     """
     # PostgreSQL itself, not the buffer's marks nor the cache: only it can tell for the flush.
     existing = _existing_users({e.user_id for e in events})
     orphans = [(e, f"user {e.user_id} does not exist") for e in events if e.user_id not in existing]
+    # In index order: each learner's rows land on neighbouring index pages.
+    stored = sorted((e for e in events if e.user_id in existing), key=_index_order)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
             # The learners' foreign key is checked at the end of the COPY, not at the commit,
             # so that a learner deleted since `_existing_users` fails this attempt, not the batch.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            with connection.wrap_database_errors, cursor.copy(f"COPY tutor_error ({_COLUMNS}) FROM STDIN") as copy:
-                # In index order: each learner's rows land on neighbouring index pages.
-                for e in sorted(events, key=_index_order):
-                    if e.user_id in existing:
-                        copy.write_row((e.event_id, e.user_id, e.category, e.subcategory, buffer.from_micros(e.micros)))
+            # A known event id breaks the receipts' primary key here, before any row is copied.
+            with cursor.copy("COPY tutor_event_receipt (event_id) FROM STDIN") as copy:
+                for e in stored:
+                    copy.write_row((e.event_id,))
+            with (
+                event_receipts.taken_by_caller(),
+                cursor.copy(f"COPY tutor_error ({_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for e in stored:
+                    copy.write_row((e.event_id, e.user_id, e.category, e.subcategory, buffer.from_micros(e.micros)))
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        return len(events) - len(orphans), orphans
+        return len(stored), orphans
     except IntegrityError:
         return _merge_batch(events)
 
@@ -274,14 +302,18 @@ def _merge_batch(events: list[BufferedEvent]) -> tuple[int, list[tuple[BufferedE
             copy.write(
                 "".join(f"{e.event_id}\t{e.user_id}\t{e.category}\t{e.subcategory}\t{e.micros}\n" for e in events)
             )
-        cursor.execute(
-            f"INSERT INTO tutor_error ({_COLUMNS}) "
-            f'SELECT i.event_id, i.user_id, i."errorCategory", i."errorSubCategory", '
-            "timestamptz 'epoch' + i.micros * interval '1 microsecond' "
-            f"FROM {_INCOMING} i JOIN tutor_user u ON u.id = i.user_id "
-            "ON CONFLICT (event_id) DO NOTHING"
-        )
-        inserted = cursor.rowcount
+        # Known event ids (and a second row of one id) take no receipt, so no row; orphans neither.
+        with event_receipts.taken_by_caller():
+            cursor.execute(
+                "WITH new AS (INSERT INTO tutor_event_receipt (event_id) "
+                f"SELECT DISTINCT i.event_id FROM {_INCOMING} i JOIN tutor_user u ON u.id = i.user_id "
+                "ON CONFLICT DO NOTHING RETURNING event_id) "
+                f"INSERT INTO tutor_error ({_COLUMNS}) "
+                f'SELECT DISTINCT ON (i.event_id) i.event_id, i.user_id, i."errorCategory", i."errorSubCategory", '
+                "timestamptz 'epoch' + i.micros * interval '1 microsecond' "
+                f"FROM {_INCOMING} i JOIN new USING (event_id)"
+            )
+            inserted = cursor.rowcount
         cursor.execute(
             f"SELECT DISTINCT i.user_id FROM {_INCOMING} i "
             "LEFT JOIN tutor_user u ON u.id = i.user_id WHERE u.id IS NULL"

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -56,7 +57,10 @@ class Error(ErrorPair):
     """One error a learner made in conversation."""
 
     id = models.BigAutoField(primary_key=True)
-    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # Counted once by its receipt (EventReceipt) on PostgreSQL, where the table is partitioned by
+    # month (tutor.partitions) and a unique index would have to hold the month: a trigger refuses a
+    # row whose event id is known, whatever its door. SQLite's one table keeps its unique index.
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
     # No index of its own: tutor_error_user_time leads with the user and serves the same lookups.
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="errors", db_index=False)
     timestamp_utc = models.DateTimeField(default=timezone.now)
@@ -73,6 +77,20 @@ class Error(ErrorPair):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.get_errorSubCategory_display()} at {self.timestamp_utc:%Y-%m-%d %H:%M}"
+
+
+class EventReceipt(models.Model):
+    """An error event id received, kept EVENT_ID_WINDOW_DAYS: a row carrying it again is not stored again."""
+
+    event_id = models.UUIDField(primary_key=True, editable=False)
+    # Set by PostgreSQL: the trigger and the flush's COPY insert the event id alone.
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        db_table = "tutor_event_receipt"
+
+    def __str__(self) -> str:
+        return f"{self.event_id} at {self.received_at:%Y-%m-%d %H:%M}"
 
 
 class Exercise(ErrorPair):

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tutor import grading, learners, progress, scoring
-from tutor.buffer import EARLIEST_EVENT_TIME, Event, new_event_ids
+from tutor.buffer import Event, new_event_ids
 from tutor.exercise_content import CONTENT_FIELDS, content_errors
 from tutor.fields import (
     BoundedIntegerField,
@@ -19,6 +19,7 @@ from tutor.fields import (
     StrictModelSerializer,
     UserIdField,
     UUIDTextField,
+    earliest_event_time,
     in_utc,
     parse_uuid,
 )
@@ -296,7 +297,7 @@ def plain_event(item) -> dict | None:
         except (ValueError, OverflowError):
             return None
         if (
-            not EARLIEST_EVENT_TIME
+            not earliest_event_time()
             <= moment
             <= timezone.now() + timedelta(seconds=settings.EVENT_MAX_CLOCK_SKEW_SECONDS)
         ):

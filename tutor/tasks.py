@@ -2,8 +2,9 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from tutor import buffer, ingest, invalidation
+from tutor import buffer, ingest, invalidation, partitions
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +21,11 @@ def flush_error_events() -> None:
         report = ingest.flush(max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
     if report.entries:
         logger.info("Flushed %d events (%d new rows, %d dead letters)", report.events, report.inserted, report.dead)
+
+
+@shared_task(ignore_result=True)
+def keep_error_storage() -> None:
+    """Keep the errors table's months ahead, its retention and its event-id window (run by beat hourly)."""
+    upkeep = partitions.keep(now=timezone.now())
+    if upkeep.made or upkeep.dropped or upkeep.receipts_forgotten:
+        logger.info("Errors table upkeep: %s", upkeep)
