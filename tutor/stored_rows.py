@@ -17,7 +17,7 @@ from django.db.models import Count, Max
 
 from tutor.buffer import to_micros
 from tutor.exceptions import UserNotFound
-from tutor.models import Error
+from tutor.models import Error, EventReceipt
 
 
 class Rows(StrEnum):
@@ -65,8 +65,11 @@ def read(*, user_id: UUID, since: datetime | None, rows: Rows) -> list[PairRows]
 
 
 def any_stored(event_ids: list[UUID]) -> bool:
-    """Say whether any of the events is stored."""
-    return Error.objects.filter(event_id__in=event_ids).exists()
+    """Say whether PostgreSQL received any of the events (stored it, or holds its id as received: tutor.event_receipts).
+
+    A received id is never stored again, so its pending copy must not count either.
+    """
+    return EventReceipt.objects.filter(event_id__in=event_ids).exists()
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class Reading:
     """What `read_at_once` found, all of one snapshot of the database."""
 
     pairs: list[PairRows]
-    stored: set[UUID]  # those of the given event ids that are stored
+    stored: set[UUID]  # those of the given event ids that PostgreSQL received (any_stored)
     learner: LearnerRows | None  # read when asked for
 
 
@@ -100,7 +103,9 @@ def read_at_once(*, user_id: UUID, since: datetime | None, rows: Rows, event_ids
     parts = [
         f'SELECT 2, "errorSubCategory", {_micros("max(timestamp_utc)")}, count(*), NULL::uuid, NULL, {times} '
         f'FROM tutor_error WHERE user_id = %(user_id)s {window} GROUP BY "errorSubCategory"',
-        "SELECT 3, NULL, NULL, NULL, event_id, NULL, NULL FROM tutor_error WHERE event_id = ANY(%(event_ids)s::uuid[])",
+        # Received ids, by the receipts' primary key: a stored row has one from the same commit.
+        "SELECT 3, NULL, NULL, NULL, event_id, NULL, NULL FROM tutor_event_receipt "
+        "WHERE event_id = ANY(%(event_ids)s::uuid[])",
     ]
     if learner:
         parts += [
