@@ -139,23 +139,42 @@ def url(name: str, default: str, *, schemes: tuple[str, ...], empty_allowed: boo
         return default
     if value == "" and empty_allowed:
         return value
+    allowed = _url_refusal(value, schemes)
+    return _refused(name, value, allowed, default) if allowed else value
+
+
+def _url_refusal(value: str, schemes: tuple[str, ...]) -> str:
+    """Return what a URL must be when `value` is not one of `schemes` that `url` accepts, else the empty string."""
     allowed = "a URL starting with " + " or ".join(f"{scheme}://" for scheme in schemes)
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        return _refused(name, value, f"{allowed}, with a port from 1 to 65535", default)
+        return f"{allowed}, with a port from 1 to 65535"
     if parts.scheme not in schemes or not value.startswith(f"{parts.scheme}://"):
-        return _refused(name, value, allowed, default)
+        return allowed
     problem = "a port from 1 to 65535" if port == 0 else _lacks(parts)
-    if problem:
-        return _refused(name, value, f"{allowed}, with {problem}", default)
-    return value
+    return f"{allowed}, with {problem}" if problem else ""
 
 
 def database(name: str, default: str) -> dict:
     """Return Django's DATABASES entry for the PostgreSQL or SQLite URL in `name`."""
     return environ.Env.db_url_config(url(name, default, schemes=("postgres", "postgresql", "sqlite")))
+
+
+def postgres_databases(name: str) -> list[dict]:
+    """Return Django's DATABASES entries for the comma-separated PostgreSQL URLs in `name`; none when unset or empty."""
+    value = os.environ.get(name, "")
+    if value == "":
+        return []
+    items = _items(value)
+    if items is None or any(_url_refusal(item, ("postgres", "postgresql")) for item in items):
+        allowed = (
+            "comma-separated URLs, each starting with postgres:// or postgresql:// and naming a database, "
+            "with a port from 1 to 65535"
+        )
+        return _refused(name, value, allowed, [])
+    return [environ.Env.db_url_config(item) for item in items]
 
 
 def hosts(name: str, default: list[str]) -> list[str]:

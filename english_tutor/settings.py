@@ -79,10 +79,29 @@ TEMPLATES = [
 DATABASES = {"default": environment.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = environment.integer("DATABASE_CONN_MAX_AGE", default=60, low=0, high=86_400)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+_on_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _on_postgres:
     # Parameters bound by the server, so psycopg prepares each statement a connection runs often:
     # PostgreSQL then plans a cold ranking's query once per connection, not once per request.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+# Streaming replicas of DATABASE_URL, one alias each (replica_1, ...). Only the reads tutor.replicas
+# chooses go there, and only to a replica that has replayed what the primary held when it was chosen.
+_replicas = environment.postgres_databases("DATABASE_REPLICA_URLS")
+if _replicas and not _on_postgres:
+    environment.refuse("DATABASE_REPLICA_URLS needs DATABASE_URL to point at PostgreSQL.")
+    _replicas = []
+for _number, _replica in enumerate(_replicas, start=1):
+    _replica["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    # No health check when a kept connection is reused: tutor.replicas trusts a replica's replay
+    # position only with the connection it was read through, and a read that fails on a dead
+    # connection is answered from the primary.
+    _replica["CONN_HEALTH_CHECKS"] = False
+    _replica.setdefault("OPTIONS", {})["server_side_binding"] = True
+    _replica["OPTIONS"].setdefault("connect_timeout", 2)  # a replica that does not answer is not waited for
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_number}"] = _replica
+DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+DATABASE_ROUTERS = ["tutor.replicas.ReplicaRouter"] if DATABASE_REPLICAS else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = environment.url("REDIS_URL", default="", schemes=("redis", "rediss"), empty_allowed=True)
@@ -113,7 +132,6 @@ CACHE_TIMEOUT = environment.integer("CACHE_TIMEOUT", default=300, low=1, high=86
 RANKING_CACHE_SECONDS = environment.integer("RANKING_CACHE_SECONDS", default=300, low=1, high=86_400)
 
 # The real-time buffer of error events; it needs PostgreSQL as the database it flushes into.
-_on_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # Set to the empty string, no buffer: events are written straight to the database.
 EVENT_BUFFER_URL = environment.url(
     "EVENT_BUFFER_URL", default=REDIS_URL if _on_postgres else "", schemes=("redis", "rediss"), empty_allowed=True

@@ -11,7 +11,7 @@ import orjson
 from django.conf import settings
 from django.utils import timezone
 
-from tutor import buffer, exercise_bank, learner_state, learners, stored_rows
+from tutor import buffer, exercise_bank, learner_state, learners, replicas, stored_rows
 from tutor.learner_state import KeptAnswer, LearnerState, Profile, WindowRows, window_key
 from tutor.practice import Practice
 from tutor.scoring import DEFAULT, DEFAULT_SCORING, MODES, ErrorStat, Scoring, rank, score_pairs
@@ -172,20 +172,28 @@ def _offered(exercise: dict, done: Practice | None, status: str) -> dict:
     }
 
 
-def recommend(*, user_id: UUID, counter: buffer.WindowCounter | None = None, **params) -> dict:
+def recommend(
+    *, user_id: UUID, counter: buffer.WindowCounter | None = None, from_replica: bool = False, **params
+) -> dict:
     """Return the user's top error pairs over the window, each with exercises that train it.
 
     `params` are those of `_recommend`. With the throttle's counter, the request is counted in
-    the same round trip as the buffer's snapshot (OverLimit past its limit).
+    the same round trip as the buffer's snapshot (OverLimit past its limit). With `from_replica`,
+    what is read from PostgreSQL is read from a replica caught up with the primary (tutor.replicas).
     """
     snap, known = _read(user_id, counter)
-    answer = _recommend(user_id, snap, known, **params)
+    answer = _computed(user_id, snap, known, from_replica, params)
     _keep(user_id, known)
     return answer
 
 
 def recommend_rendered(
-    *, user_id: UUID, render: Callable[[dict], bytes], counter: buffer.WindowCounter | None = None, **params
+    *,
+    user_id: UUID,
+    render: Callable[[dict], bytes],
+    counter: buffer.WindowCounter | None = None,
+    from_replica: bool = False,
+    **params,
 ) -> bytes:
     """Return `recommend`'s answer rendered, reusing the one kept with the learner while it holds.
 
@@ -201,13 +209,26 @@ def recommend_rendered(
     held = known.answer if known is not None and query is not None else None
     if held and held.query == query and held.until > time.time():
         return known.body
-    body = render(_recommend(user_id, snap, known, **params))
+    body = render(_computed(user_id, snap, known, from_replica, params))
     if known is not None and query is not None:
         # It holds no longer than the parts it was made from (expired parts were dropped on reading).
         until = min([known.profile.until, *(window.until for window in known.windows.values())])
         known.answer, known.body, known.changed = KeptAnswer(query, until), body, True
     _keep(user_id, known)
     return body
+
+
+def _computed(
+    user_id: UUID, snap: buffer.Snapshot | None, known: LearnerState | None, from_replica: bool, params: dict
+) -> dict:
+    """Return `_recommend`'s answer; with `from_replica`, its reads of PostgreSQL on a caught-up replica.
+
+    The snapshot is taken before: the replica, chosen at the first read, has then replayed every
+    flush that removed events from the snapshot's pending set (tutor.replicas).
+    """
+    if from_replica:
+        return replicas.on_replica(_recommend, user_id, snap, known, **params)
+    return _recommend(user_id, snap, known, **params)
 
 
 def _recommend(

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Count, Max
 
 from tutor.buffer import to_micros
@@ -113,7 +113,8 @@ def read_at_once(*, user_id: UUID, since: datetime | None, rows: Rows, event_ids
             f"SELECT 1, NULL, {_micros('last_done')}, {_micros('due')}, exercise_id, NULL, NULL "
             "FROM tutor_exercisememory WHERE user_id = %(user_id)s",
         ]
-    with connection.cursor() as cursor:
+    # Raw SQL takes the connection the router gives a read of errors (a replica inside tutor.replicas.on_replica).
+    with connections[router.db_for_read(Error)].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), {"user_id": user_id, "since": since, "event_ids": event_ids})
         result = cursor.fetchall()
     pairs, stored, levels, practice = [], set(), [], {}

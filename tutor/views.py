@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutor import health, ingest, progress, ranking, throttling
+from tutor import health, ingest, progress, ranking, replicas, throttling
 from tutor.exceptions import UnknownUsers, UserNotFound
 from tutor.fields import parse_uuid
 from tutor.filters import ErrorFilter, ExerciseAttemptFilter, ExerciseFilter
@@ -48,7 +48,14 @@ def reads_a_learner(query, answer):
     )
 
 
-class UserViewSet(viewsets.ModelViewSet):
+class ListsFromReplica:
+    """A list endpoint: its reads go to a replica that holds every commit made before it (tutor.replicas)."""
+
+    def list(self, request, *args, **kwargs):
+        return replicas.on_replica(super().list, request, *args, **kwargs)
+
+
+class UserViewSet(ListsFromReplica, viewsets.ModelViewSet):
     """Learner profiles (staff only: they hold personal data)."""
 
     queryset = User.objects.all()
@@ -70,6 +77,7 @@ class UserViewSet(viewsets.ModelViewSet):
 
 
 class ErrorViewSet(
+    ListsFromReplica,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
@@ -97,7 +105,11 @@ class ErrorViewSet(
 
 
 class ExerciseAttemptViewSet(
-    mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+    ListsFromReplica,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Exercises learners did: recommendations skip them for a while (same access as reporting errors)."""
 
@@ -117,7 +129,7 @@ class ExerciseAttemptViewSet(
         )
 
 
-class ExerciseViewSet(viewsets.ModelViewSet):
+class ExerciseViewSet(ListsFromReplica, viewsets.ModelViewSet):
     """The curated exercise bank."""
 
     queryset = Exercise.objects.all()
@@ -138,9 +150,12 @@ class GenerateExerciseView(APIView):
             # The answer is built JSON-ready by ranking.recommend and documented by
             # GenerateExerciseResponse: it is not serialized again through DRF fields.
             if isinstance(request.accepted_renderer, FastJSONRenderer):
-                body = ranking.recommend_rendered(**params, counter=counter, render=request.accepted_renderer.render)
+                body = ranking.recommend_rendered(
+                    **params, counter=counter, from_replica=True, render=request.accepted_renderer.render
+                )
                 return HttpResponse(body, content_type=request.accepted_renderer.media_type)
-            return Response(ranking.recommend(**params, counter=counter))  # another renderer (DEBUG's browsable API)
+            # Another renderer (DEBUG's browsable API).
+            return Response(ranking.recommend(**params, counter=counter, from_replica=True))
 
 
 class ErrorEventsView(APIView):

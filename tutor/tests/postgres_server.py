@@ -30,16 +30,32 @@ def _quote(part: str) -> str:
 
 
 class PostgresServer:
-    """One PostgreSQL cluster on a free port: `start`, `stop(mode)`, `url(dbname)`."""
+    """One PostgreSQL cluster on a free port: `start`, `stop(mode)`, `url(dbname)`.
 
-    def __init__(self, *, port: int | None = None, data_dir: Path | None = None):
+    With `replica_of`, a streaming replica of that running cluster (a base backup of it, replaying
+    its WAL as it comes; initdb's defaults let a local replication connection in). `options` are
+    more server settings, such as "log_statement=all".
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        replica_of: "PostgresServer | None" = None,
+        options: tuple[str, ...] = (),
+    ):
         self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="tutor-pg-"))
         self.data_dir = data_dir or self.root / "data"
+        self.options = options
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
-        if not (self.data_dir / "PG_VERSION").exists():
+        if replica_of is not None:
+            source = ["-h", "127.0.0.1", "-p", str(replica_of.port), "-U", "postgres"]
+            self._run([str(BIN / "pg_basebackup"), *source, "-D", str(self.data_dir), "-R", "-c", "fast"])
+        elif not (self.data_dir / "PG_VERSION").exists():
             self._run([str(BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         self.start()
 
@@ -48,7 +64,10 @@ class PostgresServer:
 
     def start(self) -> None:
         """Start the cluster (again, on the same port, with what it holds on disk) and wait until it answers."""
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = " ".join(
+            [f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"]
+            + [f"-c {option}" for option in self.options]
+        )
         self._run([str(BIN / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(self.root / "log"), "start"])
         deadline = time.monotonic() + 30
         while True:
@@ -67,6 +86,10 @@ class PostgresServer:
             capture_output=True,
             timeout=60,
         )
+
+    def log(self) -> Path:
+        """Return the server's log file (with "log_statement=all" among `options`, every statement it ran)."""
+        return self.root / "log"
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"

@@ -37,6 +37,12 @@ PRODUCTION = {
 REFUSED = {
     "DATABASE_URL": ["mysql://tutor@db.example.com/tutor", "postgres://db.example.com", "postgres://db:99999/tutor"],
     "DATABASE_CONN_MAX_AGE": ["a minute", "-1", "86401"],
+    "DATABASE_REPLICA_URLS": [
+        "mysql://replica.example.com/tutor",
+        "postgres://replica.example.com/tutor,postgres://replica-2.example.com",
+        "postgres://replica.example.com/tutor,",
+        "postgres://replica.example.com:99999/tutor",
+    ],
     "REDIS_URL": ["http://127.0.0.1:6379/0", "redis://127.0.0.1:6379/cache", "127.0.0.1:6379"],
     "CACHE_TIMEOUT": ["5m", "0", "86401"],
     "RANKING_CACHE_SECONDS": ["300s", "0"],
@@ -93,6 +99,11 @@ REFUSED = {
 ACCEPTED_BY_SETTINGS = {
     "DATABASE_URL": ("postgresql://tutor:secret@db.example.com:5433/tutor", "DATABASES.default.PORT", 5433),
     "DATABASE_CONN_MAX_AGE": ("0", "DATABASES.default.CONN_MAX_AGE", 0),
+    "DATABASE_REPLICA_URLS": (
+        "postgres://tutor@replica-1.example.com/tutor,postgresql://tutor@replica-2.example.com:5433/tutor",
+        "DATABASES.replica_2.PORT",
+        5433,
+    ),
     "REDIS_URL": ("rediss://cache.example.com:6380/1", "REDIS_URL", "rediss://cache.example.com:6380/1"),
     "CACHE_TIMEOUT": ("600", "CACHE_TIMEOUT", 600),
     "RANKING_CACHE_SECONDS": ("30", "RANKING_CACHE_SECONDS", 30),
@@ -309,11 +320,53 @@ def test_s3_options_without_a_bucket_stop_the_start():
 
 
 def test_a_refused_url_never_shows_its_password():
-    result = manage("check", DJANGO_DEBUG="true", DATABASE_URL="postgres://tutor:hunter2@db.example.com:99999/tutor")
+    result = manage(
+        "check",
+        DJANGO_DEBUG="true",
+        DATABASE_URL="postgres://tutor:hunter2@db.example.com:99999/tutor",
+        DATABASE_REPLICA_URLS="postgres://tutor:hunter3@r1.example.com/tutor,postgres://tutor:hunter4@r2.example.com",
+    )
 
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
-    assert "hunter2" not in result.stderr
+    assert "DATABASE_REPLICA_URLS" in result.stderr
+    assert "hunter" not in result.stderr
+
+
+def test_replicas_of_a_database_that_is_not_postgresql_stop_the_start():
+    result = manage(
+        "check",
+        DJANGO_DEBUG="true",
+        DATABASE_URL="sqlite:////tmp/tutor.sqlite3",
+        EVENT_BUFFER_URL="",
+        DATABASE_REPLICA_URLS="postgres://tutor@replica.example.com/tutor",
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_REPLICA_URLS needs DATABASE_URL to point at PostgreSQL." in result.stderr
+
+
+def test_replicas_get_an_alias_each_that_only_reads_and_mirrors_the_primary_in_tests():
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps([settings.DATABASE_REPLICAS, settings.DATABASE_ROUTERS, settings.DATABASES['replica_1']]))"
+    )
+    result = manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        code,
+        DJANGO_DEBUG="true",
+        DATABASE_URL="postgres://tutor:secret@primary.example.com/tutor",
+        DATABASE_REPLICA_URLS="postgres://tutor:secret@replica.example.com/tutor,postgres://tutor@replica-2.example.com/tutor",
+    )
+
+    assert result.returncode == 0, result.stderr
+    aliases, routers, first = json.loads(result.stdout.strip().splitlines()[-1])
+    assert aliases == ["replica_1", "replica_2"]
+    assert routers == ["tutor.replicas.ReplicaRouter"]
+    assert (first["HOST"], first["NAME"], first["TEST"]["MIRROR"]) == ("replica.example.com", "tutor", "default")
 
 
 def test_valid_values_start_and_mean_what_they_say(tmp_path):
