@@ -65,7 +65,9 @@ from tutor.buffer.events import (
     to_micros,
 )
 from tutor.buffer.flush_lock import FlushLock, flush_lock
+from tutor.buffer.keys import Shard, shards
 from tutor.buffer.marks import EXISTS_MARK_SECONDS, UnknownLearners, mark_existing
+from tutor.buffer.shard_count import ShardCountChanged, check_shard_count
 from tutor.buffer.state import PendingEvent, Snapshot, keep_state, snapshot
 from tutor.buffer.stats import FLUSH_SECONDS_BUCKETS, PipelineStats, pipeline_stats
 from tutor.buffer.stream import DeadLetter, ack, backlog, claim, dead_letters, push
@@ -86,6 +88,8 @@ __all__ = [
     "OverLimit",
     "PendingEvent",
     "PipelineStats",
+    "Shard",
+    "ShardCountChanged",
     "Snapshot",
     "UnknownLearners",
     "WindowCounter",
@@ -94,6 +98,7 @@ __all__ = [
     "bank_changed",
     "bank_version",
     "bump_versions",
+    "check_shard_count",
     "claim",
     "client",
     "count",
@@ -108,6 +113,7 @@ __all__ = [
     "peek",
     "pipeline_stats",
     "push",
+    "shards",
     "snapshot",
     "to_micros",
 ]

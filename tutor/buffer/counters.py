@@ -1,11 +1,18 @@
-"""The throttle's window counters, counted alone or in the round trip of a read or a write."""
+"""The throttle's window counters, counted alone or in the round trip of a read or a write.
+
+On a cluster a counter (keyed by client) and a learner's keys (tagged with the learner's shard)
+lie in different slots, so no script can touch both: there the request is counted in a round trip
+of its own, before the read or the write. `for_script` alone decides.
+"""
 
 from dataclasses import dataclass
 
 import orjson
 
+from django.conf import settings
+
 from tutor.buffer import keys
-from tutor.buffer.connection import request_client, run, translated_errors
+from tutor.buffer.connection import BufferFull, BufferUnavailable, request_client, run, translated_errors
 
 
 class OverLimit(Exception):
@@ -43,3 +50,21 @@ def peek(counter: WindowCounter) -> int:
     """Return the count of the counter's client in this window, without counting."""
     with translated_errors():
         return int(request_client().get(counter.key) or 0)
+
+
+def for_script(counter: WindowCounter | None, *, refuse_unreachable: bool) -> WindowCounter | None:
+    """Return the counter for the script of a read or write to count the request in, or None if it needs none.
+
+    On one Redis that script counts it, in the round trip it makes anyway. On a cluster the request
+    is counted here first, in a round trip of its own (OverLimit past the limit); then a counter that
+    cannot be counted lets the request through, unless `refuse_unreachable` (a write: BufferFull or
+    BufferUnavailable, as its script would meet them).
+    """
+    if counter is None or not settings.EVENT_BUFFER_CLUSTER:
+        return counter
+    try:
+        counter.took(count(counter))
+    except (BufferFull, BufferUnavailable):
+        if refuse_unreachable:
+            raise
+    return None
