@@ -8,7 +8,6 @@ of its own, before the read or the write. `for_script` alone decides.
 from dataclasses import dataclass
 
 import orjson
-
 from django.conf import settings
 
 from tutor.buffer import keys

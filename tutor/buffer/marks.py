@@ -34,7 +34,7 @@ def mark_existing(user_ids: Iterable[uuid.UUID]) -> None:
 
 
 def missing_marks(user_ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """Return the learners of `user_ids` that are not marked as existing (one round trip; on a cluster, one per node)."""
+    """Return the learners not marked as existing (one round trip; on a cluster, one per node)."""
     ordered = list(user_ids)
     with translated_errors():
         pipe = request_client().pipeline(transaction=False)

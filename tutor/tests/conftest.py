@@ -54,6 +54,14 @@ def buffer_backend(request, settings) -> str:
     return request.param
 
 
+def _client_with_key(*, staff: bool) -> APIClient:
+    account = get_user_model().objects.create_user(username="staff-client" if staff else "service", is_staff=staff)
+    _, key = api_keys.create(client=account, name=account.username)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
 @pytest.fixture
 def committed(django_capture_on_commit_callbacks):
     """`with committed(): ...` runs what the writes inside defer to their commit, as a real commit would."""
