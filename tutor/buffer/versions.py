@@ -20,13 +20,13 @@ def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> bool:
     """
     if not enabled():
         return True
-    pipe = client().pipeline(transaction=False)
-    for user_id in set(user_ids):
-        pipe.incr(keys.version(user_id))
-        pipe.expire(keys.version(user_id), VERSION_SECONDS)
-        if deleted:
-            pipe.delete(keys.exists(user_id))
     try:
+        pipe = client().pipeline(transaction=False)
+        for user_id in set(user_ids):
+            pipe.incr(keys.version(user_id))
+            pipe.expire(keys.version(user_id), VERSION_SECONDS)
+            if deleted:
+                pipe.delete(keys.exists(user_id))
         with translated_errors():
             pipe.execute()
     except (BufferUnavailable, BufferFull) as exc:

@@ -3,7 +3,7 @@ import functools
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from english_tutor.celery import app as celery_app
@@ -20,11 +20,13 @@ DEMO_USER_ID = "dcc44822-4b8d-43cf-be83-fb510ea07bae"
 def _empty_cache_and_buffer(request):
     if "buffer_backend" in request.fixturenames:
         request.getfixturevalue("buffer_backend")  # first: the buffer to empty is the one the test runs on
-    cache.clear()
-    buffer.client().flushdb()  # on a cluster, every node
+    # Those of the backend: emptied again at the end, whatever the test pointed the settings at since.
+    default_cache, buffer_client = caches["default"], buffer.client()
+    default_cache.clear()
+    buffer_client.flushdb()  # on a cluster, every node
     yield
-    cache.clear()
-    buffer.client().flushdb()
+    default_cache.clear()
+    buffer_client.flushdb()
 
 
 @pytest.fixture(autouse=True)
