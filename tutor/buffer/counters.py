@@ -5,6 +5,7 @@ lie in different slots, so no script can touch both: there the request is counte
 of its own, before the read or the write. `for_script` alone decides.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 import orjson
@@ -51,19 +52,19 @@ def peek(counter: WindowCounter) -> int:
         return int(request_client().get(counter.key) or 0)
 
 
-def for_script(counter: WindowCounter | None, *, refuse_unreachable: bool) -> WindowCounter | None:
+def for_script(counter: WindowCounter | None) -> WindowCounter | None:
     """Return the counter for the script of a read or write to count the request in, or None if it needs none.
 
     On one Redis that script counts it, in the round trip it makes anyway. On a cluster the request
-    is counted here first, in a round trip of its own (OverLimit past the limit); then a counter that
-    cannot be counted lets the request through, unless `refuse_unreachable` (a write: BufferFull or
-    BufferUnavailable, as its script would meet them).
+    is counted here first, in a round trip of its own (OverLimit past the limit); a counter whose
+    node cannot count it (full or unreachable) lets the request through uncounted, as one Redis
+    does for reads, and the read or write then meets its own shard's node. A request counted
+    already (a write tried again once its learners were looked up) is not counted again.
     """
     if counter is None or not settings.EVENT_BUFFER_CLUSTER:
         return counter
-    try:
+    if counter.counted:
+        return None
+    with contextlib.suppress(BufferFull, BufferUnavailable):
         counter.took(count(counter))
-    except (BufferFull, BufferUnavailable):
-        if refuse_unreachable:
-            raise
     return None

@@ -42,7 +42,7 @@ def snapshot(user_id: uuid.UUID, counter: WindowCounter | None = None) -> Snapsh
     """
     if not enabled():
         return None
-    counter = for_script(counter, refuse_unreachable=False)
+    counter = for_script(counter)
     shard = keys.shard_of(user_id)
     counters = [counter.key] if counter else []
     options = {"counters": len(counters), "seconds": counter.seconds if counter else 0}

@@ -28,20 +28,21 @@ class PipelineStats:
 def pipeline_stats() -> PipelineStats | None:
     """Read the streams' depth and age and the pipeline's counters, summed over the shards; None without a buffer.
 
-    One round trip on one Redis; on a cluster, one per node (a pipeline, sent to each node in turn).
+    A pipeline (on a cluster, sent to each node in turn), then the time of Redis's clock (a cluster
+    pipeline sends no command without a key), which stamped the stream entries' ids.
     """
     if not enabled():
         return None
-    shards = keys.shards()
-    pipe = client().pipeline(transaction=False)
-    for shard in shards:
+    r = client()
+    pipe = r.pipeline(transaction=False)
+    for shard in keys.shards():
         pipe.xlen(shard.stream)
         pipe.xrange(shard.stream, count=1)
         pipe.xlen(shard.dead_letters)
         pipe.hgetall(shard.stats)
-    pipe.time()
     with translated_errors():
-        *read, (seconds, micros) = pipe.execute()
+        read = pipe.execute()
+        seconds, micros = r.time()
     firsts = [int(first[0][0].split(b"-")[0]) for first in read[1::4] if first]
     oldest = None
     if firsts:

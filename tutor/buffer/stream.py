@@ -61,7 +61,7 @@ def push(events: list[Event], counter: WindowCounter | None = None, verify: Iter
     for event in events:
         buffered = event.buffered()
         by_shard[keys.shard_of(buffered.user_id)].append(buffered)
-    counter = for_script(counter, refuse_unreachable=True)
+    counter = for_script(counter)
     verify = set(verify)
     if len(by_shard) > 1 and verify:
         missing = missing_marks(verify)
