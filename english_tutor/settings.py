@@ -9,6 +9,7 @@ start names every one of them.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from english_tutor import environment
 
@@ -138,6 +139,17 @@ EVENT_BUFFER_URL = environment.url(
 )
 if EVENT_BUFFER_URL and not _on_postgres:
     environment.refuse("EVENT_BUFFER_URL needs DATABASE_URL to point at PostgreSQL.")
+# A Redis Cluster (EVENT_BUFFER_URL names any of its nodes): events spread over shards, one per stream.
+EVENT_BUFFER_CLUSTER = environment.boolean("EVENT_BUFFER_CLUSTER", default=False)
+if EVENT_BUFFER_CLUSTER and not EVENT_BUFFER_URL:
+    environment.refuse("EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL to name a node of the cluster.")
+if EVENT_BUFFER_CLUSTER and urlsplit(EVENT_BUFFER_URL).path.strip("/") not in ("", "0"):
+    environment.refuse("EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL without a database number (a cluster has only 0).")
+# Sixteen on a cluster: at least a few shards per node of a small cluster, so nodes added later
+# take some; one on a single Redis, whose keys then keep the names of the release before shards.
+EVENT_STREAM_SHARDS = environment.integer(
+    "EVENT_STREAM_SHARDS", default=16 if EVENT_BUFFER_CLUSTER else 1, low=1, high=1024
+)
 EVENT_BUFFER_TIMEOUT = environment.number("EVENT_BUFFER_TIMEOUT", default=0.5, high=60)
 ERROR_FLUSH_INTERVAL = environment.number("ERROR_FLUSH_INTERVAL", default=2.0, high=3600)
 ERROR_FLUSH_BATCH = environment.integer("ERROR_FLUSH_BATCH", default=200, low=1, high=100_000)

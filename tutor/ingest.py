@@ -162,28 +162,34 @@ class FlushReport:
         self.problems += other.problems
 
 
-def flush(*, max_seconds: float | None = None, batch_size: int | None = None, lock=None) -> FlushReport:
-    """Move buffered events into PostgreSQL until the buffer is empty (or `max_seconds` have passed).
+def flush(
+    *, shard: buffer.Shard | None = None, max_seconds: float | None = None, batch_size: int | None = None, lock=None
+) -> FlushReport:
+    """Move buffered events into PostgreSQL until the shard is empty (or `max_seconds` have passed).
 
-    With the flush lock (`buffer.flush_lock`), it is renewed before each batch, and the flush
-    stops if another flusher took it over.
+    Without a shard, every shard in turn. With the shard's flush lock (`buffer.flush_lock`), it is
+    renewed before each batch, and the flush stops if another flusher took it over. A shard count
+    changed while the old shards hold events is refused (ShardCountChanged): they would be stranded.
     """
+    buffer.check_shard_count()
     report = FlushReport()
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    while deadline is None or time.monotonic() < deadline:
-        if lock is not None and not lock.renew():
-            break
-        batch = flush_batch(batch_size=batch_size or settings.ERROR_FLUSH_BATCH)
-        if batch.entries == 0:
-            break
-        report.add(batch)
+    for each in [shard] if shard is not None else buffer.shards():
+        while deadline is None or time.monotonic() < deadline:
+            if lock is not None and not lock.renew():
+                break
+            batch = flush_batch(shard=each, batch_size=batch_size or settings.ERROR_FLUSH_BATCH)
+            if batch.entries == 0:
+                break
+            report.add(batch)
     return report
 
 
-def flush_batch(*, batch_size: int) -> FlushReport:
-    """Claim one batch, commit it to PostgreSQL, and only then acknowledge it in Redis."""
+def flush_batch(*, shard: buffer.Shard, batch_size: int) -> FlushReport:
+    """Claim one batch of the shard, commit it to PostgreSQL, and only then acknowledge it in Redis."""
     started = time.monotonic()
     entries = buffer.claim(
+        shard=shard,
         consumer=settings.ERROR_FLUSH_CONSUMER,
         count=batch_size,
         min_idle_ms=settings.ERROR_FLUSH_CLAIM_IDLE_SECONDS * 1000,
@@ -199,6 +205,7 @@ def flush_batch(*, batch_size: int) -> FlushReport:
     inserted, refused = store(events)
     dead += [DeadLetter(entry_of[id(event)].id, reason, event=event._asdict()) for event, reason in refused]
     buffer.ack(
+        shard=shard,
         entries=entries,
         stored_users={e.user_id for e in events},
         dead=dead,

@@ -11,16 +11,32 @@ logger = logging.getLogger(__name__)
 
 @shared_task(ignore_result=True)
 def flush_error_events() -> None:
-    """Move buffered error events into PostgreSQL (run by beat every ERROR_FLUSH_INTERVAL seconds)."""
+    """Tell the buffer what it missed, then have each shard flushed by a task of its own (beat, every
+    ERROR_FLUSH_INTERVAL seconds): more workers flush more shards at once."""
+    invalidation.announce_owed()
+    for shard in buffer.shards():
+        # A task that waited longer than one interval is superseded by the next tick's.
+        flush_error_shard.apply_async((shard.number,), expires=max(settings.ERROR_FLUSH_INTERVAL, 1.0))
+
+
+@shared_task(ignore_result=True)
+def flush_error_shard(number: int) -> None:
+    """Move one shard's buffered error events into PostgreSQL, under the shard's flush lock."""
+    shard = buffer.shards()[number]
     # The lock lapses two intervals after the flusher last renewed it (before each batch), so a
     # flusher that died holds up the next one by at most that.
-    with buffer.flush_lock(seconds=2 * settings.ERROR_FLUSH_INTERVAL) as lock:
+    with buffer.flush_lock(shard, seconds=2 * settings.ERROR_FLUSH_INTERVAL) as lock:
         if lock is None:
-            return  # Another flush is running; running both would be correct, only wasteful.
-        invalidation.announce_owed()
-        report = ingest.flush(max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
+            return  # Another flush of this shard is running; running both would be correct, only wasteful.
+        report = ingest.flush(shard=shard, max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
     if report.entries:
-        logger.info("Flushed %d events (%d new rows, %d dead letters)", report.events, report.inserted, report.dead)
+        logger.info(
+            "Flushed %d events of shard %d (%d new rows, %d dead letters)",
+            report.events,
+            shard.number,
+            report.inserted,
+            report.dead,
+        )
 
 
 @shared_task(ignore_result=True)

@@ -9,6 +9,7 @@ from functools import cache
 import orjson
 import redis
 from django.conf import settings
+from redis.cluster import RedisCluster
 
 from tutor.buffer import keys, lua
 
@@ -28,56 +29,92 @@ def enabled() -> bool:
     return bool(settings.EVENT_BUFFER_URL)
 
 
-def _start_generation_command() -> list:
-    fresh = orjson.dumps({"generation": uuid.uuid4().hex, "bank_version": uuid.uuid4().hex})
-    return ["EVAL", lua.source("start_generation"), 3, keys.GENERATION, keys.BANK_VERSION, keys.GENERATION_RUN, fresh]
+def _generation_keys(shard: keys.Shard) -> list[str]:
+    return [shard.generation, shard.bank_version, shard.generation_run]
+
+
+def _fresh_ids() -> bytes:
+    return orjson.dumps({"generation": uuid.uuid4().hex, "bank_version": uuid.uuid4().hex})
+
+
+def _start_generation_command(shard: keys.Shard) -> list:
+    return ["EVAL", lua.source("start_generation"), 3, *_generation_keys(shard), _fresh_ids()]
+
+
+# A node of a cluster answers these for a shard another node serves (or none, while it is down).
+_NOT_THIS_NODES = (
+    redis.exceptions.AskError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
 
 
 # Runs on every new connection, before anything else is sent through it: the first connection to
-# a restarted Redis starts a new generation before any state is read through it.
+# a restarted Redis (or cluster node) starts a new generation of each shard it serves, before any
+# state is read through it. The shards of other nodes are theirs to start: their answer is skipped.
+def _start_generations(connection: redis.Connection) -> None:
+    commands = [_start_generation_command(shard) for shard in keys.shards()]
+    connection.send_packed_command(connection.pack_commands(commands))
+    problem = None
+    for _ in commands:  # every answer is read, so that none is left for the next command
+        try:
+            connection.read_response()
+        except _NOT_THIS_NODES:
+            continue
+        except redis.exceptions.ResponseError as exc:
+            problem = exc
+    if problem is not None:
+        raise redis.exceptions.ConnectionError(f"could not start the buffer's generation: {problem}") from problem
+
+
 def _on_connect(connection: redis.Connection) -> None:
     connection.on_connect()
-    try:
-        connection.send_command(*_start_generation_command())
-        connection.read_response()
-    except redis.exceptions.ResponseError as exc:
-        raise redis.exceptions.ConnectionError(f"could not start the buffer's generation: {exc}") from exc
+    _start_generations(connection)
 
 
-def start_generation() -> tuple[bytes, bytes]:
-    """Give a new (or reset) buffer its generation and bank version, unless another process just did; return both."""
+def start_generation(shard: keys.Shard) -> tuple[bytes, bytes]:
+    """Give a new (or reset) shard its generation and bank version, unless another process just did; return both."""
     with translated_errors():
-        return tuple(client().execute_command(*_start_generation_command()))
+        return tuple(lua.run("start_generation", client(), _generation_keys(shard), [_fresh_ids()]))
 
 
 @cache
-def _client(url: str, single_connection_for_pid: int | None = None, timeout: float | None = None) -> redis.Redis:
+def _client(
+    url: str, cluster: bool, single_connection_for_pid: int | None = None, timeout: float | None = None
+) -> redis.Redis | RedisCluster:
+    options = {
+        "socket_connect_timeout": settings.EVENT_BUFFER_TIMEOUT,
+        "socket_timeout": timeout or settings.EVENT_BUFFER_TIMEOUT,
+        "health_check_interval": 30,
+    }
+    if cluster:
+        # A pool per node, in each process of its own (the pid is part of the cache's key).
+        return RedisCluster.from_url(url, redis_connect_func=_start_generations, **options)
     return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=settings.EVENT_BUFFER_TIMEOUT,
-        socket_timeout=timeout or settings.EVENT_BUFFER_TIMEOUT,
-        health_check_interval=30,
-        single_connection_client=single_connection_for_pid is not None,
-        redis_connect_func=_on_connect,
+        url, single_connection_client=single_connection_for_pid is not None, redis_connect_func=_on_connect, **options
     )
 
 
-def client() -> redis.Redis:
-    """Return the buffer's client, with a pool of connections."""
-    return _client(settings.EVENT_BUFFER_URL)
+def client() -> redis.Redis | RedisCluster:
+    """Return the buffer's client, with a pool of connections (on a cluster, a pool per node)."""
+    with translated_errors():  # a cluster client asks for the cluster's nodes when it is made
+        return _client(settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER)
 
 
-def flush_client() -> redis.Redis:
+def flush_client() -> redis.Redis | RedisCluster:
     """Return the flusher's client: a batch's claim and acknowledgement may take longer than a request may wait."""
-    return _client(settings.EVENT_BUFFER_URL, timeout=FLUSH_TIMEOUT_SECONDS)
+    with translated_errors():  # a cluster client asks for the cluster's nodes when it is made
+        return _client(settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER, timeout=FLUSH_TIMEOUT_SECONDS)
 
 
-def request_client() -> redis.Redis:
+def request_client() -> redis.Redis | RedisCluster:
     """Return the client of the calls an API request makes: one connection of this process's own, no pool.
 
-    A forked process gets its own, never its parent's socket.
+    On a cluster, one pool per node, of this process's own. A forked process gets its own, never its
+    parent's sockets.
     """
-    return _client(settings.EVENT_BUFFER_URL, os.getpid())
+    with translated_errors():  # a cluster client asks for the cluster's nodes when it is made
+        return _client(settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER, os.getpid())
 
 
 @contextmanager
@@ -91,11 +128,22 @@ def translated_errors() -> Iterator[None]:
         if "OOM" in str(exc):
             raise BufferFull(str(exc)) from exc
         raise
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+    except (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        # A cluster whose node serving the key is down, or that serves none of the key's slot.
+        redis.exceptions.ClusterDownError,
+        redis.exceptions.SlotNotCoveredError,
+    ) as exc:
+        raise BufferUnavailable(str(exc)) from exc
+    except redis.exceptions.RedisClusterException as exc:
+        # A cluster client that reached none of the nodes it knows (a misuse is raised as it is).
+        if "cannot be connected" not in str(exc):
+            raise
         raise BufferUnavailable(str(exc)) from exc
 
 
-def run(script: str, keys: list, args: list, client: redis.Redis | None = None):
+def run(script: str, keys: list, args: list, client: redis.Redis | RedisCluster | None = None):
     """Run a script of scripts/ (through the request client unless told), with the buffer's errors."""
     with translated_errors():
         return lua.run(script, client or request_client(), keys, args)

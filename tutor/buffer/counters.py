@@ -1,11 +1,18 @@
-"""The throttle's window counters, counted alone or in the round trip of a read or a write."""
+"""The throttle's window counters, counted alone or in the round trip of a read or a write.
 
+On a cluster a counter (keyed by client) and a learner's keys (tagged with the learner's shard)
+lie in different slots, so no script can touch both: there the request is counted in a round trip
+of its own, before the read or the write. `for_script` alone decides.
+"""
+
+import contextlib
 from dataclasses import dataclass
 
 import orjson
+from django.conf import settings
 
 from tutor.buffer import keys
-from tutor.buffer.connection import request_client, run, translated_errors
+from tutor.buffer.connection import BufferFull, BufferUnavailable, request_client, run, translated_errors
 
 
 class OverLimit(Exception):
@@ -43,3 +50,21 @@ def peek(counter: WindowCounter) -> int:
     """Return the count of the counter's client in this window, without counting."""
     with translated_errors():
         return int(request_client().get(counter.key) or 0)
+
+
+def for_script(counter: WindowCounter | None) -> WindowCounter | None:
+    """Return the counter for the script of a read or write to count the request in, or None if it needs none.
+
+    On one Redis that script counts it, in the round trip it makes anyway. On a cluster the request
+    is counted here first, in a round trip of its own (OverLimit past the limit); a counter whose
+    node cannot count it (full or unreachable) lets the request through uncounted, as one Redis
+    does for reads, and the read or write then meets its own shard's node. A request counted
+    already (a write tried again once its learners were looked up) is not counted again.
+    """
+    if counter is None or not settings.EVENT_BUFFER_CLUSTER:
+        return counter
+    if counter.counted:
+        return None
+    with contextlib.suppress(BufferFull, BufferUnavailable):
+        counter.took(count(counter))
+    return None

@@ -1,10 +1,11 @@
 """The buffer's Lua scripts, each in its own file under scripts/, with the library files it uses prepended."""
 
+import hashlib
 from functools import cache
 from pathlib import Path
 
 import redis
-from redis.commands.core import Script
+from redis.cluster import RedisCluster
 
 _SCRIPTS = Path(__file__).parent / "scripts"
 
@@ -27,10 +28,17 @@ def source(name: str) -> str:
 
 
 @cache
-def _script(name: str) -> Script:
-    return Script(None, source(name).encode())
+def _sha(name: str) -> str:
+    return hashlib.sha1(source(name).encode()).hexdigest()
 
 
-def run(name: str, client: redis.Redis, keys: list, args: list):
-    """Run script `name` through `client` (by its SHA; Redis is sent the source when it does not know it)."""
-    return _script(name)(keys=keys, args=args, client=client)
+def run(name: str, client: redis.Redis | RedisCluster, keys: list, args: list):
+    """Run script `name` through `client`: by its SHA, and by its source where Redis does not know it yet.
+
+    The source goes with the script's keys, so a cluster sends it to their node only (SCRIPT LOAD
+    would go to every node, and fail while any of them is down); EVAL caches it there.
+    """
+    try:
+        return client.evalsha(_sha(name), len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return client.eval(source(name), len(keys), *keys, *args)

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterable
 
 from tutor.buffer import keys
-from tutor.buffer.connection import BufferFull, BufferUnavailable, client, translated_errors
+from tutor.buffer.connection import BufferFull, BufferUnavailable, client, request_client, translated_errors
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +31,14 @@ def mark_existing(user_ids: Iterable[uuid.UUID]) -> None:
             pipe.execute()
     except (BufferUnavailable, BufferFull) as exc:
         logger.info("Could not mark learners as existing: %s", exc)
+
+
+def missing_marks(user_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Return the learners not marked as existing (one round trip; on a cluster, one per node)."""
+    ordered = list(user_ids)
+    with translated_errors():
+        pipe = request_client().pipeline(transaction=False)
+        for user_id in ordered:
+            pipe.exists(keys.exists(user_id))
+        found = pipe.execute()
+    return {user_id for user_id, marked in zip(ordered, found, strict=True) if not marked}

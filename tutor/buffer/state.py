@@ -8,7 +8,7 @@ import orjson
 
 from tutor.buffer import keys
 from tutor.buffer.connection import BufferFull, BufferUnavailable, enabled, run, start_generation
-from tutor.buffer.counters import WindowCounter
+from tutor.buffer.counters import WindowCounter, for_script
 from tutor.buffer.marks import EXISTS_MARK_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -37,20 +37,23 @@ def snapshot(user_id: uuid.UUID, counter: WindowCounter | None = None) -> Snapsh
     """Return the user's pending events, versions, generation and kept state, read atomically; None without a buffer.
 
     With a counter, the request is counted in the same round trip (OverLimit past its limit; not
-    counted when the buffer is full).
+    counted when the buffer is full); on a cluster, in a round trip of its own just before.
+    The generation and bank version are the learner's shard's copies, read in the learner's slot.
     """
     if not enabled():
         return None
+    counter = for_script(counter)
+    shard = keys.shard_of(user_id)
     counters = [counter.key] if counter else []
     options = {"counters": len(counters), "seconds": counter.seconds if counter else 0}
-    read = [keys.pending(user_id), keys.version(user_id), keys.GENERATION, keys.BANK_VERSION, keys.state(user_id)]
+    read = [keys.pending(user_id), keys.version(user_id), shard.generation, shard.bank_version, keys.state(user_id)]
     members, version, generation, bank_version, state, counted = run(
         "snapshot", [*read, *counters], [orjson.dumps(options)]
     )
     if counted:
         counter.took(counted)
     if generation is None or bank_version is None:
-        generation, bank_version = start_generation()
+        generation, bank_version = start_generation(shard)
     pending = {}
     for member, score in zip(members[::2], members[1::2], strict=True):
         event_id, sub = member.decode().split(":")

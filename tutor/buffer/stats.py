@@ -1,5 +1,6 @@
 """How the pipeline is doing: the stream's depth and age and the counters the scripts keep."""
 
+from collections import Counter
 from dataclasses import dataclass
 
 from tutor.buffer import keys
@@ -25,30 +26,39 @@ class PipelineStats:
 
 
 def pipeline_stats() -> PipelineStats | None:
-    """Read the stream's depth and age and the pipeline's counters, in one round trip; None without a buffer."""
+    """Read the streams' depth and age and the pipeline's counters, summed over the shards; None without a buffer.
+
+    A pipeline (on a cluster, sent to each node in turn), then the time of Redis's clock (a cluster
+    pipeline sends no command without a key), which stamped the stream entries' ids.
+    """
     if not enabled():
         return None
-    pipe = client().pipeline(transaction=False)
-    pipe.xlen(keys.STREAM)
-    pipe.xrange(keys.STREAM, count=1)
-    pipe.xlen(keys.DEAD_LETTERS)
-    pipe.hgetall(keys.STATS)
-    pipe.time()
+    r = client()
+    pipe = r.pipeline(transaction=False)
+    for shard in keys.shards():
+        pipe.xlen(shard.stream)
+        pipe.xrange(shard.stream, count=1)
+        pipe.xlen(shard.dead_letters)
+        pipe.hgetall(shard.stats)
     with translated_errors():
-        entries, first, dead, counters, (seconds, micros) = pipe.execute()
+        read = pipe.execute()
+        seconds, micros = r.time()
+    firsts = [int(first[0][0].split(b"-")[0]) for first in read[1::4] if first]
     oldest = None
-    if first:
-        first_ms = int(first[0][0].split(b"-")[0])
-        oldest = max(0.0, seconds + micros / 1e6 - first_ms / 1000)
-    counters = {k.decode(): v.decode() for k, v in counters.items()}
+    if firsts:
+        oldest = max(0.0, seconds + micros / 1e6 - min(firsts) / 1000)
+    counters = Counter()
+    for shard_counters in read[3::4]:
+        for name, value in shard_counters.items():
+            counters[name.decode()] += float(value)
     return PipelineStats(
-        entries=entries,
+        entries=sum(read[0::4]),
         oldest_age_seconds=oldest,
-        dead_letters=dead,
-        accepted=int(counters.get("accepted", 0)),
-        flushed=int(counters.get("flushed", 0)),
-        dead_lettered=int(counters.get("dead_lettered", 0)),
-        flushes=int(counters.get("flushes", 0)),
-        flush_seconds_sum=float(counters.get("flush_seconds_sum", 0)),
-        flush_seconds_buckets={b: int(counters.get(f"flush_seconds_le_{b}", 0)) for b in FLUSH_SECONDS_BUCKETS},
+        dead_letters=sum(read[2::4]),
+        accepted=int(counters["accepted"]),
+        flushed=int(counters["flushed"]),
+        dead_lettered=int(counters["dead_lettered"]),
+        flushes=int(counters["flushes"]),
+        flush_seconds_sum=counters["flush_seconds_sum"],
+        flush_seconds_buckets={b: int(counters[f"flush_seconds_le_{b}"]) for b in FLUSH_SECONDS_BUCKETS},
     )

@@ -20,13 +20,13 @@ def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> bool:
     """
     if not enabled():
         return True
-    pipe = client().pipeline(transaction=False)
-    for user_id in set(user_ids):
-        pipe.incr(keys.version(user_id))
-        pipe.expire(keys.version(user_id), VERSION_SECONDS)
-        if deleted:
-            pipe.delete(keys.exists(user_id))
     try:
+        pipe = client().pipeline(transaction=False)
+        for user_id in set(user_ids):
+            pipe.incr(keys.version(user_id))
+            pipe.expire(keys.version(user_id), VERSION_SECONDS)
+            if deleted:
+                pipe.delete(keys.exists(user_id))
         with translated_errors():
             pipe.execute()
     except (BufferUnavailable, BufferFull) as exc:
@@ -36,17 +36,29 @@ def bump_versions(user_ids: Iterable[uuid.UUID], deleted: bool = False) -> bool:
 
 
 def bank_version() -> str | None:
-    """Return the exercise bank's version as readers see it here (None without a buffer, or before one is set)."""
+    """Return the exercise bank's version as readers see it here: the one every shard holds.
+
+    None without a buffer, before one is set, or while shards hold different ones (a shard's
+    node restarted, or a change reached only some): `bank_changed` then sets it everywhere.
+    """
     if not enabled():
         return None
+    pipe = client().pipeline(transaction=False)
+    for shard in keys.shards():
+        pipe.get(shard.bank_version)
     with translated_errors():
-        value = client().get(keys.BANK_VERSION)
+        held = set(pipe.execute())
+    value = held.pop() if len(held) == 1 else None
     return value.decode() if value else None
 
 
 def bank_changed(version: str) -> None:
-    """Give the exercise bank its new version: every reader loads it afresh (nothing to do without a buffer)."""
+    """Give the exercise bank its new version in every shard: every reader loads it afresh (nothing to do without
+    a buffer)."""
     if not enabled():
         return
+    pipe = client().pipeline(transaction=False)
+    for shard in keys.shards():
+        pipe.set(shard.bank_version, version)
     with translated_errors():
-        client().set(keys.BANK_VERSION, version)
+        pipe.execute()

@@ -1,24 +1,59 @@
 import functools
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
+from english_tutor.celery import app as celery_app
 from tutor import api_keys, buffer
+from tutor.tests.buffer_backends import CLUSTER_SHARDS
 from tutor.tests.factories import ErrorFactory, ExerciseFactory, UserFactory
+from tutor.tests.redis_cluster import RedisClusterServers
 from tutor.tests.redis_server import RedisServer
 
 DEMO_USER_ID = "dcc44822-4b8d-43cf-be83-fb510ea07bae"
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache_and_buffer():
-    cache.clear()
-    buffer.client().flushdb()
+def _empty_cache_and_buffer(request):
+    if "buffer_backend" in request.fixturenames:
+        request.getfixturevalue("buffer_backend")  # first: the buffer to empty is the one the test runs on
+    # Those of the backend: emptied again at the end, whatever the test pointed the settings at since.
+    default_cache, buffer_client = caches["default"], buffer.client()
+    default_cache.clear()
+    buffer_client.flushdb()  # on a cluster, every node
     yield
-    cache.clear()
-    buffer.client().flushdb()
+    default_cache.clear()
+    buffer_client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline():
+    """Run a task sent from the test (the beat's flush sends one per shard) in the test, as a worker would."""
+    eager, propagates = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = eager, propagates
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster shared by the tests that run the buffer on a cluster (never stopped by them)."""
+    servers = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(params=["one Redis", "cluster"])
+def buffer_backend(request, settings) -> str:
+    """Run the test on the buffer of one Redis (one shard, the keys' old names) and on a 3-node cluster (16 shards)."""
+    if request.param == "cluster":
+        settings.EVENT_BUFFER_URL = request.getfixturevalue("redis_cluster").url
+        settings.EVENT_BUFFER_CLUSTER = True
+        settings.EVENT_STREAM_SHARDS = CLUSTER_SHARDS
+    return request.param
 
 
 def _client_with_key(*, staff: bool) -> APIClient:
@@ -76,11 +111,17 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def private_redis(tmp_path):
-    """Start redis-server instances of this test's own (to stop, kill or fill), stopped at its end."""
+    """Start redis-server instances of this test's own (to stop, kill or fill), stopped at its end.
+
+    On the cluster backend, each is a private 3-node cluster, each node started with the options.
+    """
     servers = []
 
     def start(*options):
-        server = RedisServer(tmp_path, *options)
+        workdir = tmp_path / f"redis-{len(servers)}"
+        workdir.mkdir()
+        kind = RedisClusterServers if django_settings.EVENT_BUFFER_CLUSTER else RedisServer
+        server = kind(workdir, *options)
         servers.append(server)
         return server
 

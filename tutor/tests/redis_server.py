@@ -15,8 +15,8 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, *options: str):
-        self.port = free_port()
+    def __init__(self, workdir: Path, *options: str, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.command = [
             "redis-server",

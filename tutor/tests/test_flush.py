@@ -18,6 +18,7 @@ from tutor.buffer import Event
 from tutor.models import Error
 from tutor.ranking import top_errors
 from tutor.taxonomy import CATEGORY_OF
+from tutor.tests.buffer_backends import buffer_environment, raw_entry
 from tutor.tests.factories import UserFactory
 
 
@@ -35,7 +36,15 @@ def pending_members(user) -> int:
 
 
 def claim_all():
-    return buffer.claim(consumer=settings.ERROR_FLUSH_CONSUMER, count=1000, min_idle_ms=60_000)
+    """Claim every shard's entries, as flushes that then die would."""
+    return [
+        entry
+        for shard in buffer.shards()
+        for entry in buffer.claim(shard=shard, consumer=settings.ERROR_FLUSH_CONSUMER, count=1000, min_idle_ms=60_000)
+    ]
+
+
+pytestmark = pytest.mark.usefixtures("buffer_backend")
 
 
 @pytest.mark.django_db
@@ -163,7 +172,7 @@ def test_concurrent_flushes_ingestion_and_reads_count_every_event_once():
 def test_a_poison_entry_goes_to_the_dead_letters_and_the_rest_commits(user):
     good = make_events(user, 4)
     ingest.accept_events(good[:2])
-    buffer.client().xadd(buffer.keys.STREAM, {"events": "this is not json"})
+    raw_entry({"events": "this is not json"}, user_id=user.pk)
     mismatched = Event(uuid.uuid4(), user.pk, 2, 3, timezone.now())  # Tense is no Vocabulary error
     ingest.accept_events([*good[2:], mismatched])
 
@@ -191,9 +200,8 @@ def test_an_entry_the_release_before_wrote_is_flushed_and_leaves_nothing_pending
     # its learner's pending set.
     events = make_events(user, 3)
     rows = [[str(e.event_id), str(e.user_id), e.category, e.subcategory, buffer.to_micros(e.timestamp)] for e in events]
-    r = buffer.client()
-    r.xadd(buffer.keys.STREAM, {"events": orjson.dumps(rows)})
-    r.zadd(buffer.keys.pending(user.pk), {f"{row[0]}:{row[3]}": row[4] for row in rows})
+    raw_entry({"events": orjson.dumps(rows)}, user_id=user.pk)
+    buffer.client().zadd(buffer.keys.pending(user.pk), {f"{row[0]}:{row[3]}": row[4] for row in rows})
     ingest.accept_events(make_events(user, 2))  # and an entry of this release's format
     assert pending_members(user) == 5
     assert total(user) == 5
@@ -212,7 +220,7 @@ def test_an_entry_with_a_time_out_of_range_goes_to_the_dead_letters(user):
     good = make_events(user, 1)
     ingest.accept_events(good)
     bad = [str(uuid.uuid4()), str(user.pk), 1, 3, 2**62]  # year 146,000 or so
-    buffer.client().xadd(buffer.keys.STREAM, {"events": orjson.dumps([bad])})
+    raw_entry({"events": orjson.dumps([bad])}, user_id=user.pk)
 
     report = ingest.flush()
 
@@ -239,7 +247,7 @@ def test_a_flush_without_postgresql_keeps_every_entry_for_the_next_one(user):
     unreachable = dict(connection.settings_dict, HOST="127.0.0.1", PORT="1")
     env = {
         "DATABASE_URL": f"postgres://{unreachable['USER']}@127.0.0.1:1/{unreachable['NAME']}",
-        "EVENT_BUFFER_URL": settings.EVENT_BUFFER_URL,
+        **buffer_environment(),
         "PATH": "/usr/bin:/bin",
     }
 

@@ -13,18 +13,16 @@ from tutor import buffer, ingest
 from tutor.buffer import Event
 from tutor.models import Error, UnannouncedChange
 from tutor.tasks import flush_error_events
+from tutor.tests.buffer_backends import pending_keys
+from tutor.tests.buffer_backends import raw_entry as add_raw_entry
 from tutor.tests.test_resilience import EVENTS, event, frequencies
 
-pytestmark = pytest.mark.django_db
-
-
-def pending_keys() -> list:
-    return buffer.client().keys(buffer.keys.pending("*"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("buffer_backend")]
 
 
 def raw_entry(*rows) -> None:
-    """Add a stream entry as a client of the buffer's Redis could, bypassing every check."""
-    buffer.client().xadd(buffer.keys.STREAM, {"events": orjson.dumps(list(rows))})
+    """Add a stream entry as a client of the buffer's Redis could, bypassing every check (in the first row's shard)."""
+    add_raw_entry({"events": orjson.dumps(list(rows))}, user_id=rows[0][1])
 
 
 def row(user, category=1, sub=3, micros=None):
@@ -198,7 +196,8 @@ def test_a_learner_written_through_while_only_this_process_lost_the_buffer_is_re
 
 def test_a_crashed_flusher_holds_up_the_next_flush_for_at_most_two_intervals(user, settings):
     settings.ERROR_FLUSH_INTERVAL = 0.5
-    crashed = buffer.FlushLock("a flusher that died", seconds=2 * settings.ERROR_FLUSH_INTERVAL)
+    shard = buffer.keys.shard_of(user.pk)
+    crashed = buffer.FlushLock("a flusher that died", seconds=2 * settings.ERROR_FLUSH_INTERVAL, shard=shard)
     assert crashed.renew()  # ...and it never releases it
     ingest.accept_events([Event(uuid.uuid4(), user.pk, 1, 3, timezone.now())])
 

@@ -5,7 +5,7 @@ import pytest
 
 from tutor import buffer, learner_state
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("buffer_backend")]
 URL = "/api/generate-exercise"
 
 

@@ -11,6 +11,8 @@ from tutor.taxonomy import CATEGORY_OF
 EVENTS = "/api/error-events"
 RANKING = "/api/generate-exercise"
 
+pytestmark = pytest.mark.usefixtures("buffer_backend")
+
 
 def event(user, sub=3, **extra):
     return {"user_id": str(user.pk), "errorCategory": CATEGORY_OF[sub], "errorSubCategory": sub, **extra}
@@ -22,16 +24,17 @@ def frequencies(api, user):
     return {t["errorSubCategory"]: t["errorFrequency"] for t in response.json()["top_errors"]}
 
 
+def cache_in(server, settings) -> None:
+    """Keep the cache in the buffer's Redis too, so that stopping it stops both (a cluster holds the buffer only)."""
+    if not settings.EVENT_BUFFER_CLUSTER:
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+
+
 @pytest.mark.django_db
 def test_with_redis_stopped_events_are_written_through_and_ranking_answers(api, user, settings, private_redis):
     server = private_redis()
     settings.EVENT_BUFFER_URL = server.url
-    settings.CACHES = {
-        "default": {
-            **settings.CACHES["default"],
-            "LOCATION": server.url,
-        }
-    }
+    cache_in(server, settings)
     assert api.post(EVENTS, event(user, sub=3), format="json").status_code == 202
     assert Error.objects.count() == 0  # buffered
     assert frequencies(api, user) == {"Tense": 1}
@@ -178,7 +181,7 @@ def test_with_redis_stopped_answers_are_graded_scheduled_and_shown_in_progress(
 ):
     server = private_redis()
     settings.EVENT_BUFFER_URL = server.url
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    cache_in(server, settings)
     content = {"answer_mode": "typed", "items": [{"id": "outage.1", "prompt": "I ___ here. (live)", "answer": "live"}]}
     failed = make_exercise(title="Failed", content=content)
     make_exercise(title="Fresh")

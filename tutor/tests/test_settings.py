@@ -48,6 +48,8 @@ REFUSED = {
     "RANKING_CACHE_SECONDS": ["300s", "0"],
     "EVENT_BUFFER_URL": ["redis//127.0.0.1:6379/2", "memory://"],
     "EVENT_BUFFER_TIMEOUT": ["a second", "0", "61"],
+    "EVENT_BUFFER_CLUSTER": ["maybe", ""],
+    "EVENT_STREAM_SHARDS": ["many", "0", "1025"],
     "ERROR_FLUSH_INTERVAL": ["1 minute", "0", "-5", "3601"],
     "ERROR_FLUSH_BATCH": ["many", "0", "-5", "100001"],
     "ERROR_FLUSH_CONSUMER": ["", "flusher one"],
@@ -109,6 +111,7 @@ ACCEPTED_BY_SETTINGS = {
     "RANKING_CACHE_SECONDS": ("30", "RANKING_CACHE_SECONDS", 30),
     "EVENT_BUFFER_URL": ("", "EVENT_BUFFER_URL", ""),
     "EVENT_BUFFER_TIMEOUT": ("0.25", "EVENT_BUFFER_TIMEOUT", 0.25),
+    "EVENT_STREAM_SHARDS": ("4", "EVENT_STREAM_SHARDS", 4),
     "ERROR_FLUSH_INTERVAL": (".5", "ERROR_FLUSH_INTERVAL", 0.5),
     "ERROR_FLUSH_BATCH": ("100000", "ERROR_FLUSH_BATCH", 100000),
     "ERROR_FLUSH_CONSUMER": ("flusher-2@host", "ERROR_FLUSH_CONSUMER", "flusher-2@host"),
@@ -317,6 +320,19 @@ def test_s3_options_without_a_bucket_stop_the_start():
 
     assert result.returncode != 0
     assert "MEDIA_S3_ENDPOINT_URL, MEDIA_S3_REGION and MEDIA_S3_CUSTOM_DOMAIN need MEDIA_S3_BUCKET." in result.stderr
+
+
+def test_a_cluster_buffer_needs_a_node_without_a_database_number_and_has_sixteen_shards_by_default():
+    without_url = manage("check", DJANGO_DEBUG="true", EVENT_BUFFER_URL="", EVENT_BUFFER_CLUSTER="true")
+    numbered = manage("check", DJANGO_DEBUG="true", EVENT_BUFFER_URL="redis://node-1:7000/2", EVENT_BUFFER_CLUSTER="1")
+    code = "from django.conf import settings; print(settings.EVENT_STREAM_SHARDS)"
+    node = {"EVENT_BUFFER_URL": "redis://node-1:7000", "EVENT_BUFFER_CLUSTER": "true"}
+    started = manage("shell", "--verbosity", "0", "-c", code, DJANGO_DEBUG="true", **node)
+
+    assert "EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL to name a node of the cluster." in without_url.stderr
+    assert "EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL without a database number" in numbered.stderr
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["16"]
 
 
 def test_a_refused_url_never_shows_its_password():

@@ -13,12 +13,14 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from english_tutor.celery import app as celery_app
 from tutor import buffer, ingest
 from tutor.models import Error
 from tutor.tasks import flush_error_events
+from tutor.tests.buffer_backends import buffer_environment
 from tutor.tests.test_flush import make_events, total
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("buffer_backend")]
 
 
 def wait_for(condition, timeout, message):
@@ -32,6 +34,7 @@ def wait_for(condition, timeout, message):
 @pytest.fixture
 def start_worker(tmp_path):
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    celery_app.conf.task_always_eager = False  # tasks go to the worker (the autouse fixture restores it)
     workers = []
     db = connection.settings_dict
     env = {
@@ -39,7 +42,7 @@ def start_worker(tmp_path):
         "DJANGO_SETTINGS_MODULE": "english_tutor.settings_test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
-        "EVENT_BUFFER_URL": settings.EVENT_BUFFER_URL,
+        **buffer_environment(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_TIME_LIMIT": "6",
         "CELERY_TASK_SOFT_TIME_LIMIT": "4",

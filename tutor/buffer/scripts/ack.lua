@@ -1,6 +1,6 @@
 #!lua flags=allow-oom
 -- ack: after the commit, forget a batch's entries and pending events; keep its dead letters, bump versions.
--- KEYS[1] stream, KEYS[2] dead letters, KEYS[3] stats
+-- KEYS[1] the shard's stream, KEYS[2] its dead letters, KEYS[3] its stats (the learners named are all of the shard)
 -- ARGV[1] JSON {"group": name, "pending_prefix": text, "version_prefix": text, "version_seconds": n,
 --   "pending": [{"user": id, "count": n}, ...], "entries": [id, ...], "dead": [[field, value, ...], ...],
 --   "changed_users": [id, ...], "counters": {name: n, ...}, "seconds": the flush's duration}

@@ -1,6 +1,6 @@
 -- push: accept one request's events, all or nothing: a stream entry, and each event in its learner's
 -- pending set.
--- KEYS[1] stream, KEYS[2] stats, then as many of each as ARGV[1] says, in this order:
+-- KEYS[1] the shard's stream, KEYS[2] its stats, then as many of each as ARGV[1] says, in this order:
 --   `counters` throttle counters (0 or 1), `pending` pending sets, `exists` learner-exists marks
 -- ARGV[1] JSON {"counters": n, "pending": n, "exists": n, "limit": n, "seconds": n, "pending_prefix": text}
 -- ARGV[2] the entry's events (JSON, see tutor/buffer/entries.py), stored as they are

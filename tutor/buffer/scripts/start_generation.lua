@@ -1,5 +1,5 @@
 #!lua flags=allow-oom
--- start_generation: give a new, reset or restarted buffer its generation and exercise bank version.
+-- start_generation: give a new, reset or restarted shard of the buffer its generation and exercise bank version.
 -- KEYS[1] generation, KEYS[2] bank version, KEYS[3] generation run (the Redis run_id the generation belongs to)
 -- ARGV[1] JSON {"generation": fresh id, "bank_version": fresh id}
 -- Returns {generation, bank version}, as they are after the call.

@@ -15,7 +15,10 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size, dead_letters, **options):
         if not buffer.enabled():
             raise CommandError("No event buffer is configured (EVENT_BUFFER_URL): events are already in the database.")
-        report = ingest.flush(batch_size=batch_size)
+        try:
+            report = ingest.flush(batch_size=batch_size)
+        except buffer.ShardCountChanged as exc:
+            raise CommandError(str(exc)) from exc
         backlog = buffer.backlog()
         self.stdout.write(
             f"Flushed {report.entries} entries in {report.batches} batches: {report.events} events, "
