@@ -10,7 +10,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -18,9 +17,9 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / ".work"
-LUA = ROOT / "bench" / "lua"
+from bench.buffers import forget_flushed, measure_buffers
+from bench.stack import ROOT, WORK, Stack, peak_rss_mb, wrk
+
 RESULTS = ROOT / "bench" / "results.json"
 CATEGORY_OF = {1: 1, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2, 7: 2, 8: 3, 9: 3, 10: 4, 11: 4, 12: 4}
 FLOOR_PORT, APP_PORT = 8901, 8902
@@ -136,7 +135,8 @@ def seed(*, users: int, errors: int) -> None:
         for name, definition in constraints:
             cursor.execute(f'ALTER TABLE tutor_error ADD CONSTRAINT "{name}" {definition}')
         for _, definition in indexes:
-            cursor.execute(definition)
+            # A partitioned table's index reads back as "ON ONLY": made so, it would build no partition's index.
+            cursor.execute(definition.replace(" ON ONLY ", " ON "))
         # VACUUM sets the visibility map, so that reads are index-only scans as in a settled database.
         cursor.execute("VACUUM ANALYZE tutor_user")
         cursor.execute("VACUUM ANALYZE tutor_error")
@@ -169,112 +169,6 @@ def prepare(args: argparse.Namespace) -> str:
     return key
 
 
-class Stack:
-    """The production processes: the floor and the service under gunicorn, and a Celery worker."""
-
-    def __init__(self, env: dict[str, str]):
-        self.env = {**os.environ, **env}
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, command: list[str], **env) -> subprocess.Popen:
-        log = (WORK / f"{name}.log").open("w")
-        process = subprocess.Popen(
-            command, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.processes[name] = process
-        return process
-
-    def gunicorn(self, name: str, app: str, port: int) -> None:
-        bin_dir = Path(sys.executable).parent
-        self.start(
-            name,
-            [str(bin_dir / "gunicorn"), "-c", "python:english_tutor.gunicorn", app],
-            GUNICORN_BIND=f"127.0.0.1:{port}",
-        )
-        wait_http(f"http://127.0.0.1:{port}/healthz" if name == "app" else f"http://127.0.0.1:{port}/")
-
-    def worker(self) -> None:
-        bin_dir = Path(sys.executable).parent
-        self.start("worker", [str(bin_dir / "celery"), "-A", "english_tutor", "worker", "--loglevel", "WARNING"])
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process and process.poll() is None:
-            os.killpg(process.pid, 15)
-            process.wait(timeout=30)
-
-    def close(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:  # refused, reset, or timed out while the workers boot
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer; see {WORK}/*.log") from None
-            time.sleep(0.3)
-
-
-def wrk(args, url: str, script: str, *, duration: int | None = None, **env) -> dict:
-    """Run wrk with one of bench/lua's scripts and return its summary."""
-    result = subprocess.run(
-        [
-            "wrk",
-            f"-t{args.threads}",
-            f"-c{args.connections}",
-            f"-d{duration or args.duration}s",
-            "--latency",
-            "-s",
-            str(LUA / script),
-            url,
-        ],
-        env={**os.environ, "BENCH_LUA_DIR": str(LUA), "BENCH_THREADS": str(args.threads), **env},
-        capture_output=True,
-        text=True,
-        timeout=(duration or args.duration) + 120,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON ")]
-    if result.returncode != 0 or not lines:
-        raise RuntimeError(f"wrk failed: {result.stdout}\n{result.stderr}")
-    summary = json.loads(lines[-1].removeprefix("BENCH_JSON "))
-    summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
-    return summary
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Return the largest peak RSS (VmHWM) among the process and its children, in MB."""
-    pids = [pid, *children(pid)]
-    peaks = []
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-        except FileNotFoundError:
-            continue
-    return max(peaks, default=0.0)
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            kids = (task / "children").read_text().split()
-        except FileNotFoundError:
-            continue
-        for kid in map(int, kids):
-            found += [kid, *children(kid)]
-    return found
-
-
 def measure_flush(args: argparse.Namespace) -> dict:
     """Buffer N events, time the flush into PostgreSQL, and beside it a plain COPY of the same rows."""
     from django.db import connection
@@ -303,6 +197,12 @@ def measure_flush(args: argparse.Namespace) -> dict:
         cursor.execute(f"CREATE TABLE bench_copy_floor (LIKE {month} INCLUDING ALL)")
         cursor.execute(f"INSERT INTO bench_copy_floor SELECT * FROM {month}")
         cursor.execute("CREATE UNIQUE INDEX ON bench_copy_floor (event_id)")
+        # A partition takes its ids from its parent's identity: the copy has one of its own, past its rows.
+        cursor.execute("ALTER TABLE bench_copy_floor ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY")
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('bench_copy_floor', 'id'), "
+            "(SELECT coalesce(max(id), 0) + 1 FROM bench_copy_floor), false)"
+        )
         cursor.execute("ANALYZE bench_copy_floor")
         started = time.monotonic()
         with cursor.copy(
@@ -395,6 +295,9 @@ def main() -> None:
             "celery_worker": peak_rss_mb(processes.processes["worker"].pid),
         }
         processes.stop("worker")
+        started = datetime.now(UTC)
+        results["buffers"] = measure_buffers(args, processes, token)
+        forget_flushed(started - timedelta(minutes=1))
     results["flush"] = measure_flush(args)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
@@ -449,11 +352,29 @@ def print_table(r: dict) -> None:
         f"{'flush of ' + str(f['events']) + ' events':34} {'':9} {'':8} {'':8} {f['flush_events_per_s']:10.0f} "
         f"{f['flush_events_per_s'] / f['copy_rows_per_s']:8.2f}   (floor: plain COPY {f['copy_rows_per_s']:.0f} rows/s)"
     )
+    if "buffers" in r:
+        print_buffers(r["buffers"], floor)
     print(
         f"peak RSS: gunicorn worker {r['rss_mb']['gunicorn_worker']:.0f} MB, "
         f"celery worker {r['rss_mb']['celery_worker']:.0f} MB"
     )
     print(f"(written to {RESULTS.relative_to(ROOT)})")
+
+
+def print_buffers(buffers: dict, floor: float) -> None:
+    print("the buffer, side by side (private servers, no persistence):")
+    header = ("buffer", "1 event", "p50 ms", "100 events", "warm", "p50 ms", "Redis µs/ev.", "flush ev./s", "non-2xx")
+    print("{:16} {:>9} {:>7} {:>11} {:>7} {:>7} {:>12} {:>20} {:>8}".format(*header))
+    for name, b in buffers.items():
+        single, batch, warm, flush = b["events_single"], b["events_batch_100"], b["generate_warm"], b["flush"]
+        flushers = f"{flush['events_per_s']:8.0f} ({flush['flushers']} flusher{'s' if flush['flushers'] > 1 else ''})"
+        print(
+            f"{name:16} {single['rps'] / floor:8.2f}x {single['p50_us'] / 1000:7.2f} "
+            f"{batch['rps'] * 100:11.0f} {warm['rps'] / floor:6.2f}x {warm['p50_us'] / 1000:7.2f} "
+            f"{b['redis_cpu_us_per_event']:12.1f} {flushers:>20} "
+            f"{sum(m['non_2xx'] for m in (single, batch, warm)):8d}"
+        )
+    print("    (1 event and warm: requests/s as a share of the floor; 100 events: events/s)")
 
 
 if __name__ == "__main__":

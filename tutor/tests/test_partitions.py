@@ -62,6 +62,22 @@ def test_the_errors_table_is_partitioned_by_month_through_three_months_ahead():
     assert held[-1].start >= months_back(-partitions.MONTHS_AHEAD)
 
 
+def test_every_partition_a_month_made_later_included_has_the_learner_time_index():
+    ahead = months_back(-partitions.MONTHS_AHEAD)
+    drop(month_name(ahead))
+    partitions.ensure_months(now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, count(x.indexrelid) FILTER (WHERE pg_get_indexdef(x.indexrelid) LIKE "
+            '\'%%(user_id, timestamp_utc, "errorCategory", "errorSubCategory")\') '
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid LEFT JOIN pg_index x ON x.indrelid = c.oid "
+            "WHERE i.inhparent = 'tutor_error'::regclass GROUP BY c.relname"
+        )
+        counts = dict(cursor.fetchall())
+    assert month_name(ahead) in counts
+    assert set(counts.values()) == {1}
+
+
 def test_a_flushed_event_lands_in_the_partition_of_its_month(user):
     last_month = months_back(1) + timedelta(days=3)
     now_event, old_event = event(user, at=timezone.now()), event(user, at=last_month)
