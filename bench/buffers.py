@@ -84,7 +84,8 @@ def _measure(args, stack: Stack, token: str, env: dict[str, str], ports: list[in
         figures["redis_cpu_us_per_event"] = (redis_cpu_seconds(ports) - cpu) * 1e6 / max(accepted, 1)
         # Flushed before the warm reads: a learner with events pending is read from PostgreSQL too.
         figures["flush"] = _flush(env, flushers)
-        wrk(args, url, "generate_cold.lua", duration=max(5, WARM_LEARNERS // 150), **warm)
+        # Long enough for each learner to be asked once on either buffer (each thread stops at its slice's end).
+        wrk(args, url, "generate_cold.lua", duration=30, **warm)
         figures["generate_warm"] = wrk(args, url, "generate_warm.lua", **warm)
     finally:
         stack.stop("app-buffer")

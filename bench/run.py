@@ -64,10 +64,12 @@ def seed(*, users: int, errors: int) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM tutor_user WHERE username LIKE 'bench-%%'")
-        if cursor.fetchone()[0] == users:
-            cursor.execute("SELECT count(*) FROM tutor_error")
-            if cursor.fetchone()[0] == users * errors:
+        # The seed's size is noted when it is complete: the demo data loaded after it adds rows of its own.
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_seed (users integer, errors integer)")
+        cursor.execute("SELECT users, errors FROM bench_seed")
+        if cursor.fetchall() == [(users, errors)]:
+            cursor.execute("SELECT count(*) FROM tutor_user WHERE username LIKE 'bench-%%'")
+            if cursor.fetchone()[0] == users:
                 print(f"Seed of {users} x {errors} already in place; vacuuming it.", flush=True)
                 # A previous run's flush measure inserted and deleted rows: settle the table first,
                 # so that autovacuum does not run in the middle of this run's measures.
@@ -75,7 +77,7 @@ def seed(*, users: int, errors: int) -> None:
                 return
         print(f"Seeding {users} learners x {errors} errors...", flush=True)
         started = time.monotonic()
-        cursor.execute("TRUNCATE tutor_error, tutor_event_receipt, tutor_user CASCADE")
+        cursor.execute("TRUNCATE bench_seed, tutor_error, tutor_event_receipt, tutor_user CASCADE")
         # The seed stands for history older than the event-id window: its ids take no receipts.
         cursor.execute("ALTER TABLE tutor_error DISABLE TRIGGER tutor_error_receipt")
         cursor.execute("SET maintenance_work_mem = '1GB'")
@@ -140,6 +142,7 @@ def seed(*, users: int, errors: int) -> None:
         # VACUUM sets the visibility map, so that reads are index-only scans as in a settled database.
         cursor.execute("VACUUM ANALYZE tutor_user")
         cursor.execute("VACUUM ANALYZE tutor_error")
+        cursor.execute("INSERT INTO bench_seed (users, errors) VALUES (%s, %s)", [users, errors])
     print(f"Seeded in {time.monotonic() - started:.0f} s.", flush=True)
 
 
