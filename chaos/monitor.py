@@ -15,6 +15,8 @@ import requests
 
 from tutor import buffer
 
+SHARD = buffer.keys.layout(1, tagged=False)[0]
+
 
 class Database:
     """An autocommit connection for samples: short timeouts, reopened after the server went away."""
@@ -183,7 +185,8 @@ class RankingWatcher(Sampler):
 
     def truth(self, learner: str) -> int | None:
         try:
-            members = self.redis.zrange(buffer.keys.pending(learner), 0, -1)
+            # The battery's buffer is one Redis with one shard, named without reading the app's settings.
+            members = self.redis.zrange(SHARD.pending(learner), 0, -1)
         except redis.RedisError:
             return None
         pending = sorted({member.decode().split(":")[0] for member in members})
