@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import ProgrammingError, connection, transaction
 
 from tutor import event_receipts, invalidation
 from tutor.buffer import EARLIEST_EVENT_TIME
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 TABLE = "tutor_error"
 # The beat task keeps this many months ahead of the current one, so rows never wait for a partition.
 MONTHS_AHEAD = 3
+DUPLICATE_TABLE = "42P07"  # PostgreSQL's code for a table made meanwhile
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,18 @@ def partitions() -> list[Partition]:
 
 def create_month(start: datetime) -> None:
     """Create the partition of the month starting at `start`, unless it exists."""
-    with connection.cursor() as cursor:
-        # Two makers racing: the second CREATE waits on the parent's lock, then finds the table and does nothing.
-        # The bounds are literals of our own datetimes: PostgreSQL takes no parameters in DDL.
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {month_name(start)} PARTITION OF {TABLE} "
-            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{next_month(start).isoformat()}')"
-        )
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The bounds are literals of our own datetimes: PostgreSQL takes no parameters in DDL.
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {month_name(start)} PARTITION OF {TABLE} "
+                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{next_month(start).isoformat()}')"
+            )
+    except ProgrammingError as exc:
+        # Two makers racing: both find the month missing, the second then waits on the parent's lock
+        # and finds the table made; its savepoint is rolled back and the month is there.
+        if getattr(exc.__cause__, "sqlstate", None) != DUPLICATE_TABLE:
+            raise
 
 
 def ensure_months(*, now: datetime) -> list[str]:
