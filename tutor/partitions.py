@@ -25,6 +25,7 @@ TABLE = "tutor_error"
 # The beat task keeps this many months ahead of the current one, so rows never wait for a partition.
 MONTHS_AHEAD = 3
 DUPLICATE_TABLE = "42P07"  # PostgreSQL's code for a table made meanwhile
+UNDEFINED_TABLE = "42P01"  # and for one dropped meanwhile
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def partitions() -> list[Partition]:
             "SELECT c.relname, m[1], m[2]::timestamptz FROM pg_inherits i "
             "JOIN pg_class c ON c.oid = i.inhrelid, "
             "regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\((.+)\\) TO \\(''(.+)''\\)') m "
-            "WHERE i.inhparent = %s::regclass ORDER BY 3",
+            # A partition another session is dropping reads back with no bound: it is gone.
+            "WHERE i.inhparent = %s::regclass AND m IS NOT NULL ORDER BY 3",
             [TABLE],
         )
         rows = cursor.fetchall()
@@ -145,15 +147,27 @@ def drop_expired(*, retention_days: int, now: datetime) -> list[str]:
     for partition in partitions():
         if partition.end > cutoff:
             break
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT DISTINCT user_id FROM {partition.name}")
-            learners = [row[0] for row in cursor.fetchall()]
-            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {partition.name}")
-            cursor.execute(f"DROP TABLE {partition.name}")
-            invalidation.learners_changed(learners)
+        try:
+            learners = _drop(partition)
+        except ProgrammingError as exc:
+            # Another upkeep dropped it first, while this one waited for it.
+            if getattr(exc.__cause__, "sqlstate", None) != UNDEFINED_TABLE:
+                raise
+            continue
         logger.info("Dropped %s (rows before %s) for learners %d", partition.name, partition.end, len(learners))
         dropped.append(partition.name)
     return dropped
+
+
+def _drop(partition: Partition) -> list:
+    """Drop one partition and announce its learners, in one transaction; return the learners."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT user_id FROM {partition.name}")
+        learners = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {partition.name}")
+        cursor.execute(f"DROP TABLE {partition.name}")
+        invalidation.learners_changed(learners)
+    return learners
 
 
 @dataclass(frozen=True)

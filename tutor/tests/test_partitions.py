@@ -191,3 +191,17 @@ def test_a_month_beyond_what_a_door_accepts_is_not_made_for_a_poison_row(user):
     far = datetime(2999, 1, 1, tzinfo=UTC)
     assert partitions.ensure_for([far], now=timezone.now()) == []
     assert month_name(far) not in {p.name for p in partitions.partitions()}
+
+
+@pytest.mark.parametrize("to", ["another month", "the same month"])
+def test_an_error_moved_in_time_keeps_its_receipt_and_its_id_stays_refused_after(user, to):
+    from django.db import IntegrityError, transaction
+
+    error = Error.objects.create(user=user, errorCategory=1, errorSubCategory=1, timestamp_utc=months_back(2))
+    moved = months_back(1 if to == "another month" else 2) + timedelta(days=3)
+    Error.objects.filter(pk=error.pk).update(timestamp_utc=moved)
+
+    assert stored_in(error.event_id) == [month_name(month_start(moved))]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Error.objects.create(user=user, errorCategory=1, errorSubCategory=1, event_id=error.event_id)
+    assert EventReceipt.objects.filter(event_id=error.event_id).count() == 1
