@@ -177,6 +177,19 @@ def postgres_databases(name: str) -> list[dict]:
     return [environ.Env.db_url_config(item) for item in items]
 
 
+def urls(name: str, *, schemes: tuple[str, ...]) -> list[str]:
+    """Return the comma-separated URLs in `name`, each with one of `schemes`; none when unset or empty."""
+    value = os.environ.get(name, "")
+    if value == "":
+        return []
+    items = _items(value)
+    if items is not None and not any(_url_refusal(item, schemes) for item in items):
+        return items
+    starts = " or ".join(f"{scheme}://" for scheme in schemes)
+    allowed = f"comma-separated URLs, each starting with {starts}, with a host and a port from 1 to 65535"
+    return _refused(name, value, allowed, [])
+
+
 def hosts(name: str, default: list[str]) -> list[str]:
     """Return the comma-separated host names in `name` (at least one): names, addresses, `.domain` or `*`."""
     value = os.environ.get(name)

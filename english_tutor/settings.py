@@ -145,6 +145,11 @@ if EVENT_BUFFER_CLUSTER and not EVENT_BUFFER_URL:
     environment.refuse("EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL to name a node of the cluster.")
 if EVENT_BUFFER_CLUSTER and urlsplit(EVENT_BUFFER_URL).path.strip("/") not in ("", "0"):
     environment.refuse("EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL without a database number (a cluster has only 0).")
+# More nodes of that cluster, to find it through while the one EVENT_BUFFER_URL names is down: a
+# process that starts meanwhile would reach none.
+EVENT_BUFFER_CLUSTER_NODES = environment.urls("EVENT_BUFFER_CLUSTER_NODES", schemes=("redis", "rediss"))
+if EVENT_BUFFER_CLUSTER_NODES and not EVENT_BUFFER_CLUSTER:
+    environment.refuse("EVENT_BUFFER_CLUSTER_NODES needs EVENT_BUFFER_CLUSTER=true.")
 # Sixteen on a cluster: at least a few shards per node of a small cluster, so nodes added later
 # take some; one on a single Redis, whose keys then keep the names of the release before shards.
 EVENT_STREAM_SHARDS = environment.integer(

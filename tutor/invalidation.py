@@ -94,9 +94,9 @@ def exercise_bank_changed() -> None:
 def _announce_learners(user_ids: set[UUID], deleted: set[UUID]) -> None:
     cache.delete_many([key for u in user_ids for key in (learners.level_key(u), learners.practice_key(u))])
     learners.forget(deleted)
-    told = buffer.bump_versions(user_ids - deleted) and buffer.bump_versions(deleted, deleted=True)
-    if not told:
-        _owe(user_ids - deleted)
+    untold = buffer.bump_versions(user_ids - deleted) | buffer.bump_versions(deleted, deleted=True)
+    if untold - deleted:
+        _owe(untold - deleted)
 
 
 def _owe(user_ids: set[UUID]) -> None:
@@ -118,21 +118,26 @@ def _announce_bank(version: str) -> None:
 
 
 def announce_owed() -> int:
-    """Tell the buffer of changes it missed while unreachable (run by the flush); return how many learners."""
+    """Tell the buffer of changes it missed while unreachable (run by the flush); return how many learners.
+
+    What a node still down (or full) cannot take now waits for the next flush; the rest is told.
+    """
     bank_version = ExerciseBankVersion.current()
     try:
-        # Also true after the buffer restarted: it then holds a version of its own until this runs.
+        # Also true after the buffer (or a node) restarted: it then holds a version of its own until this runs.
         if buffer.bank_version() != bank_version:
             buffer.bank_changed(bank_version)
-    except buffer.BufferFull as exc:
-        logger.warning("The exercise bank's version waits for the buffer to drain: %s", exc)
+    except (buffer.BufferFull, buffer.BufferUnavailable) as exc:
+        logger.warning("The exercise bank's version waits for the buffer to answer and have room: %s", exc)
     owed = dict(UnannouncedChange.objects.values_list("user_id", "changed_at")[:10_000])
-    if not owed or not buffer.bump_versions(owed):
+    if not owed:
         return 0
+    untold = buffer.bump_versions(owed)
     # Only the rows read here: a change recorded since then is announced by the next flush.
-    for user_id, changed_at in owed.items():
+    told = {user_id: changed_at for user_id, changed_at in owed.items() if user_id not in untold}
+    for user_id, changed_at in told.items():
         UnannouncedChange.objects.filter(user_id=user_id, changed_at=changed_at).delete()
-    return len(owed)
+    return len(told)
 
 
 @receiver(post_save, sender=Error)

@@ -23,12 +23,17 @@ def flush_error_events() -> None:
 def flush_error_shard(number: int) -> None:
     """Move one shard's buffered error events into PostgreSQL, under the shard's flush lock."""
     shard = buffer.shards()[number]
-    # The lock lapses two intervals after the flusher last renewed it (before each batch), so a
-    # flusher that died holds up the next one by at most that.
-    with buffer.flush_lock(shard, seconds=2 * settings.ERROR_FLUSH_INTERVAL) as lock:
-        if lock is None:
-            return  # Another flush of this shard is running; running both would be correct, only wasteful.
-        report = ingest.flush(shard=shard, max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
+    try:
+        # The lock lapses two intervals after the flusher last renewed it (before each batch), so a
+        # flusher that died holds up the next one by at most that.
+        with buffer.flush_lock(shard, seconds=2 * settings.ERROR_FLUSH_INTERVAL) as lock:
+            if lock is None:
+                return  # Another flush of this shard is running; running both would be correct, only wasteful.
+            report = ingest.flush(shard=shard, max_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2, lock=lock)
+    except buffer.BufferUnavailable as exc:
+        # What was claimed and not acknowledged is claimed again by the next flush that reaches it.
+        logger.warning("Shard %d waits for its Redis to answer: %s", shard.number, exc)
+        return
     if report.entries:
         logger.info(
             "Flushed %d events of shard %d (%d new rows, %d dead letters)",

@@ -2,18 +2,24 @@
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 import orjson
 import redis
 from django.conf import settings
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 
 from tutor.buffer import keys, lua
 
 FLUSH_TIMEOUT_SECONDS = 30
+
+T = TypeVar("T")
 
 
 class BufferUnavailable(Exception):
@@ -78,33 +84,54 @@ def start_generation(shard: keys.Shard) -> tuple[bytes, bytes]:
         return tuple(lua.run("start_generation", client(), _generation_keys(shard), [_fresh_ids()]))
 
 
+@dataclass(frozen=True)
+class _Address:
+    """Where the buffer is: its URL and, on a cluster, the other nodes the client may find it through."""
+
+    url: str
+    cluster: bool
+    other_nodes: tuple[str, ...]
+
+
+def _address() -> _Address:
+    return _Address(
+        settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER, tuple(settings.EVENT_BUFFER_CLUSTER_NODES)
+    )
+
+
 @cache
 def _client(
-    url: str, cluster: bool, single_connection_for_pid: int | None = None, timeout: float | None = None
+    address: _Address, single_connection_for_pid: int | None = None, timeout: float | None = None
 ) -> redis.Redis | RedisCluster:
     options = {
         "socket_connect_timeout": settings.EVENT_BUFFER_TIMEOUT,
         "socket_timeout": timeout or settings.EVENT_BUFFER_TIMEOUT,
         "health_check_interval": 30,
     }
-    if cluster:
-        # A pool per node, in each process of its own (the pid is part of the cache's key).
-        return RedisCluster.from_url(url, redis_connect_func=_start_generations, **options)
+    if address.cluster:
+        # A pool per node, in each process of its own (the pid is part of the cache's key). The
+        # client starts from whichever of the URL's node and the other nodes answers.
+        others = [urlsplit(node) for node in address.other_nodes]
+        nodes = [ClusterNode(node.hostname, node.port or 6379) for node in others]
+        return RedisCluster.from_url(address.url, startup_nodes=nodes, redis_connect_func=_start_generations, **options)
     return redis.Redis.from_url(
-        url, single_connection_client=single_connection_for_pid is not None, redis_connect_func=_on_connect, **options
+        address.url,
+        single_connection_client=single_connection_for_pid is not None,
+        redis_connect_func=_on_connect,
+        **options,
     )
 
 
 def client() -> redis.Redis | RedisCluster:
     """Return the buffer's client, with a pool of connections (on a cluster, a pool per node)."""
     with translated_errors():  # a cluster client asks for the cluster's nodes when it is made
-        return _client(settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER)
+        return _client(_address())
 
 
 def flush_client() -> redis.Redis | RedisCluster:
     """Return the flusher's client: a batch's claim and acknowledgement may take longer than a request may wait."""
     with translated_errors():  # a cluster client asks for the cluster's nodes when it is made
-        return _client(settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER, timeout=FLUSH_TIMEOUT_SECONDS)
+        return _client(_address(), timeout=FLUSH_TIMEOUT_SECONDS)
 
 
 def request_client() -> redis.Redis | RedisCluster:
@@ -114,7 +141,26 @@ def request_client() -> redis.Redis | RedisCluster:
     parent's sockets.
     """
     with translated_errors():  # a cluster client asks for the cluster's nodes when it is made
-        return _client(settings.EVENT_BUFFER_URL, settings.EVENT_BUFFER_CLUSTER, os.getpid())
+        return _client(_address(), os.getpid())
+
+
+def by_node(items: Iterable[T], key: Callable[[T], str]) -> list[list[T]]:
+    """Group items by the node that serves their key (all in one group on one Redis).
+
+    A pipeline per group then fails only with its own node: on a cluster with a node down, what the
+    other nodes serve is still written and read.
+    """
+    items = list(items)
+    try:
+        r = client()
+    except BufferUnavailable:  # no node answers: one group, which fails as a whole
+        r = None
+    if not isinstance(r, RedisCluster) or not items:
+        return [items] if items else []
+    groups = defaultdict(list)
+    for item in items:
+        groups[r.get_node_from_key(key(item)).name].append(item)
+    return list(groups.values())
 
 
 @contextmanager

@@ -49,6 +49,7 @@ REFUSED = {
     "EVENT_BUFFER_URL": ["redis//127.0.0.1:6379/2", "memory://"],
     "EVENT_BUFFER_TIMEOUT": ["a second", "0", "61"],
     "EVENT_BUFFER_CLUSTER": ["maybe", ""],
+    "EVENT_BUFFER_CLUSTER_NODES": ["node-2:7000", "redis://node-2:7000,", "redis://node-2:99999"],
     "EVENT_STREAM_SHARDS": ["many", "0", "1025"],
     "ERROR_FLUSH_INTERVAL": ["1 minute", "0", "-5", "3601"],
     "ERROR_FLUSH_BATCH": ["many", "0", "-5", "100001"],
@@ -337,6 +338,18 @@ def test_a_cluster_buffer_needs_a_node_without_a_database_number_and_has_sixteen
     assert "EVENT_BUFFER_CLUSTER needs EVENT_BUFFER_URL without a database number" in numbered.stderr
     assert started.returncode == 0, started.stderr
     assert started.stdout.split() == ["16"]
+
+
+def test_more_nodes_of_a_cluster_are_taken_for_a_cluster_only():
+    others = "redis://node-2:7000,rediss://node-3:7000"
+    code = "from django.conf import settings; print(*settings.EVENT_BUFFER_CLUSTER_NODES)"
+    node = {"EVENT_BUFFER_URL": "redis://node-1:7000", "EVENT_BUFFER_CLUSTER_NODES": others}
+    one_redis = manage("check", DJANGO_DEBUG="true", **node)
+    started = manage("shell", "--verbosity", "0", "-c", code, DJANGO_DEBUG="true", EVENT_BUFFER_CLUSTER="true", **node)
+
+    assert "EVENT_BUFFER_CLUSTER_NODES needs EVENT_BUFFER_CLUSTER=true." in one_redis.stderr
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == others.split(",")
 
 
 def test_a_refused_url_never_shows_its_password():

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tutor import buffer, ingest
 from tutor.buffer import Event
-from tutor.models import Error
+from tutor.models import Error, UnannouncedChange
 from tutor.tasks import flush_error_events, flush_error_shard
 from tutor.tests.buffer_backends import CLUSTER_SHARDS
 from tutor.tests.factories import UserFactory
@@ -179,6 +179,60 @@ def test_a_stopped_node_s_shards_write_through_and_the_others_keep_buffering(api
     assert Error.objects.filter(event_id__in=to_up.json()["event_ids"]).count() == 1
     assert Error.objects.filter(user=up[1]).count() == 2  # buffered before, and written through: each once
     assert buffer.backlog()["entries"] == 0
+
+
+def test_with_a_node_down_the_learners_of_the_others_are_read_afresh_and_their_shards_flushed(
+    api, settings, private_redis, committed
+):
+    settings.EVENT_BUFFER_CLUSTER, settings.EVENT_STREAM_SHARDS = True, CLUSTER_SHARDS
+    cluster = private_redis()
+    settings.EVENT_BUFFER_URL = cluster.url
+    learners = learners_of_every_shard()
+    stopped = cluster.nodes[1]  # not the node EVENT_BUFFER_URL names
+    down = [users[0] for n, users in learners.items() if node_port(buffer.shards()[n]) == stopped.port]
+    up = [users[0] for n, users in learners.items() if node_port(buffer.shards()[n]) != stopped.port]
+    assert api.post(EVENTS, [event(up[0])] * 2, format="json").status_code == 202
+    assert frequencies(api, up[0]) == {"Tense": 2}  # kept in the buffer now
+    stopped.stop()
+
+    with committed():  # a part meets the stopped node: all of it is written through
+        assert api.post(EVENTS, [event(down[0], sub=1), event(up[0], sub=1)], format="json").status_code == 202
+
+    assert frequencies(api, up[0]) == {"Tense": 2, "Pronoun": 1}  # its node heard of the write at once
+    flush_error_events()  # the beat's task: the shards of the nodes up are flushed
+    assert Error.objects.filter(user=up[0]).count() == 3
+    assert not UnannouncedChange.objects.filter(user=up[0]).exists()
+    assert UnannouncedChange.objects.filter(user=down[0]).exists()  # told once its node answers again
+
+    stopped.start()  # empty (a node of a buffer runs with AOF)
+    cluster.wait_until_ok()
+    flush_error_events()
+    assert not UnannouncedChange.objects.exists()
+    assert frequencies(api, down[0]) == {"Pronoun": 1}
+
+
+def test_a_process_started_while_the_url_s_node_is_down_finds_the_cluster_through_the_other_nodes(
+    api, settings, private_redis
+):
+    settings.EVENT_BUFFER_CLUSTER, settings.EVENT_STREAM_SHARDS = True, CLUSTER_SHARDS
+    cluster = private_redis()
+    settings.EVENT_BUFFER_URL = cluster.url
+    learners = learners_of_every_shard()
+    named = cluster.nodes[0]
+    up = [users[0] for n, users in learners.items() if node_port(buffer.shards()[n]) != named.port]
+    named.stop()
+    buffer.connection._client.cache_clear()  # as in a process that starts now
+
+    alone = api.post(EVENTS, event(up[0]), format="json")  # it knows only the URL's node
+    settings.EVENT_BUFFER_CLUSTER_NODES = [node.url.removesuffix("/0") for node in cluster.nodes[1:]]
+    found = api.post(EVENTS, event(up[1]), format="json")  # a client of these settings finds the cluster
+
+    assert (alone.status_code, found.status_code) == (202, 202)
+    stored = {str(i) for i in Error.objects.values_list("event_id", flat=True)}
+    assert set(alone.json()["event_ids"]) <= stored  # it reached no node: written through
+    assert not set(found.json()["event_ids"]) & stored  # buffered on its node
+    flush_error_events()
+    assert Error.objects.filter(user=up[1]).count() == 1
 
 
 def test_one_redis_may_hold_several_shards(api, user, settings):
