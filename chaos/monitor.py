@@ -13,9 +13,7 @@ import psycopg
 import redis
 import requests
 
-from tutor import buffer
-
-SHARD = buffer.keys.layout(1, tagged=False)[0]
+from chaos.buffer_servers import BufferView
 
 
 class Database:
@@ -41,10 +39,6 @@ class Database:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
 
 
 class Sampler:
@@ -77,7 +71,7 @@ class Sampler:
 @dataclass(frozen=True)
 class FlushSample:
     at: float
-    entries: int | None  # stream entries waiting; None when the buffer's Redis did not answer
+    entries: int | None  # stream entries waiting, in every shard; None when a server of the buffer did not answer
     stored: int | None  # rows in tutor_error; None when PostgreSQL did not answer
 
 
@@ -88,19 +82,20 @@ class Stall:
 
 
 class FlushWatcher(Sampler):
-    """Sample the stream's length and the stored row count, to find the longest stall of the flush."""
+    """Sample the streams' length and the stored row count, to find the longest stall of the flush."""
 
     period = 0.25
 
-    def __init__(self, *, buffer_url: str, database_url: str):
+    def __init__(self, *, buffer: BufferView, database_url: str):
         super().__init__()
-        self.redis = redis_client(buffer_url)
+        self.buffer = buffer
+        self.redis = buffer.client()
         self.database = Database(database_url)
         self.samples: list[FlushSample] = []
 
     def sample(self) -> None:
         try:
-            entries = self.redis.xlen(buffer.keys.STREAM)
+            entries = self.buffer.backlog(self.redis)
         except redis.RedisError:
             entries = None
         rows = self.database.rows("SELECT count(*) FROM tutor_error")
@@ -151,13 +146,14 @@ class RankingWatcher(Sampler):
 
     period = 0.5
 
-    def __init__(self, *, api_url: str, token: str, learners: list[str], buffer_url: str, database_url: str):
+    def __init__(self, *, api_url: str, token: str, learners: list[str], buffer: BufferView, database_url: str):
         super().__init__()
         self.url = f"{api_url}/api/generate-exercise"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
         self.learners = learners
-        self.redis = redis_client(buffer_url)
+        self.buffer = buffer
+        self.redis = buffer.client()
         self.database = Database(database_url)
         self.samples: dict[str, list[tuple[float, bool | None]]] = {learner: [] for learner in learners}
 
@@ -185,8 +181,7 @@ class RankingWatcher(Sampler):
 
     def truth(self, learner: str) -> int | None:
         try:
-            # The battery's buffer is one Redis with one shard, named without reading the app's settings.
-            members = self.redis.zrange(SHARD.pending(learner), 0, -1)
+            members = self.redis.zrange(self.buffer.shard_of(learner).pending(learner), 0, -1)
         except redis.RedisError:
             return None
         pending = sorted({member.decode().split(":")[0] for member in members})

@@ -4,10 +4,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-import redis
 
+from chaos.buffer_servers import BufferView
 from chaos.monitor import Database
-from tutor import buffer
 
 
 @dataclass(frozen=True)
@@ -16,15 +15,15 @@ class Tally:
     stored: int  # of those, in PostgreSQL
     duplicated: int  # rows beyond one per event id, and rows whose event id was never sent
     lost: int  # accepted, and neither stored, dead-lettered nor still in the stream
-    dead_lettered: int  # XLEN of the dead-letter stream
+    dead_lettered: int  # dead letters, of every shard
     accepted_dead: int  # accepted events among the dead letters (valid events: none should be)
     undrained: int  # accepted events still in the stream at the deadline
     unconfirmed_stored: int  # sent, never answered 202 (given up), yet stored: not a duplicate
     poison_stored: int  # events the battery injected as poison that reached PostgreSQL
 
 
-def tally(*, database_url: str, buffer_url: str, sent: set[str], accepted: set[str], poison: set[str]) -> Tally:
-    """Count the fate of every event from PostgreSQL, the dead letters and what is left in the stream."""
+def tally(*, database_url: str, buffer: BufferView, sent: set[str], accepted: set[str], poison: set[str]) -> Tally:
+    """Count the fate of every event from PostgreSQL, the dead letters and what is left in the streams."""
     database = Database(database_url)
     rows = database.rows("SELECT event_id::text, count(*) FROM tutor_error GROUP BY event_id")
     database.close()
@@ -32,10 +31,10 @@ def tally(*, database_url: str, buffer_url: str, sent: set[str], accepted: set[s
         raise RuntimeError("PostgreSQL did not answer the final count")
     copies = dict(rows)
     stored = set(copies)
-    client = redis.Redis.from_url(buffer_url, socket_timeout=10)
-    dead_letters = client.xrange(buffer.keys.DEAD_LETTERS)
-    dead = event_ids(fields for _, fields in dead_letters)
-    waiting = event_ids(fields for _, fields in client.xrange(buffer.keys.STREAM))
+    client = buffer.client(timeout=10)
+    dead_letters = buffer.dead_letters(client)
+    dead = event_ids(dead_letters)
+    waiting = event_ids(buffer.stream_entries(client))
     return Tally(
         accepted=len(accepted),
         stored=len(accepted & stored),

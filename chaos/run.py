@@ -4,7 +4,8 @@ Runs against private servers only (a PostgreSQL cluster and two redis-servers on
 127.0.0.1, never the shared ones on 5432 and 6379), with the production configuration: gunicorn
 (`english_tutor/gunicorn.py`, 4 workers), DEBUG off, a Celery worker (`--pool solo`) and beat,
 ERROR_FLUSH_INTERVAL=1, TOKEN_CACHE_SECONDS=5. The buffer's Redis runs with AOF (everysec) and
-noeviction; Celery's broker and the cache have a Redis of their own.
+noeviction; Celery's broker and the cache have a Redis of their own. With --cluster the buffer is
+a 3-node Redis Cluster (each node so configured) holding 16 shards, and every scenario runs on it.
 
 Each scenario gets a fresh database (a copy of one template holding the exercise bank and the
 learners, migrated, with a new staff API client) and emptied Redis servers, and sends its events
@@ -13,9 +14,9 @@ sent twice, and every request answered 503/429/5xx/not at all retried with the s
 
 1. baseline
 2. the Celery worker SIGKILLed 4 times in the middle of a flush (its COPY, when caught), restarted
-3. the buffer's Redis SIGKILLed 3 times, restarted on its AOF
+3. the buffer's Redis SIGKILLed 3 times, restarted on its AOF (on a cluster, each node once)
 4. PostgreSQL stopped (--pg-outage-seconds, default 300) while the senders send, then started
-5. the worker stopped and the buffer capped near its use until it answers 503 with Retry-After;
+5. the worker stopped and the buffer (each node) capped near its use until it answers 503 with Retry-After;
    the worker restarted: the buffer must drain and POSTs be accepted again, nobody touching Redis
 6. poison entries XADDed to the stream between normal traffic, half of them into a backlog (the
    worker stopped a while) so that they land in full flush transactions: all must end as dead
@@ -54,17 +55,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.run import machine
-from chaos.monitor import FlushWatcher, RankingWatcher, longest_stall, redis_client
+from chaos.buffer_servers import BufferView
+from chaos.monitor import FlushWatcher, RankingWatcher, longest_stall
 from chaos.outcome import tally
 from chaos.report import DisruptionRecord, ScenarioResult, print_table, write_json
 from chaos.scenarios import SCENARIOS, Check, Options, Run, Scenario
 from chaos.services import ERROR_FLUSH_INTERVAL, Services, Stack, Template, prepare_template, private_services
 from chaos.traffic import Traffic
-from tutor import buffer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "chaos" / ".work"
-RESULTS = ROOT / "chaos" / "results.json"
+RESULTS = {False: ROOT / "chaos" / "results.json", True: ROOT / "chaos" / "results-cluster.json"}
 
 # A flush runs every ERROR_FLUSH_INTERVAL; the slack covers the sampling period, a flush's own
 # run, and scheduling on a busy machine.
@@ -92,6 +93,7 @@ def parse_args() -> tuple[Options, list[Scenario]]:
     parser.add_argument(
         "--fill-headroom-mb", type=float, help="maxmemory above use in scenario 5 (default 5; --quick 1)."
     )
+    parser.add_argument("--cluster", action="store_true", help="The buffer on a 3-node Redis Cluster, 16 shards.")
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100, help="Events per request.")
@@ -124,6 +126,7 @@ def parse_args() -> tuple[Options, list[Scenario]]:
         fill_headroom_mb=args.fill_headroom_mb or sizes["fill_headroom_mb"],
         drain_seconds=args.drain_seconds,
         seed=args.seed,
+        cluster=args.cluster,
     )
     wanted = set(args.only.split(",")) if args.only else None
     chosen = [s for s in SCENARIOS if wanted is None or str(s.number) in wanted or s.name in wanted]
@@ -167,12 +170,12 @@ def run_scenario(scenario: Scenario, options: Options, services: Services, templ
             seed=options.seed + scenario.number,
         )
         run = Run(options, services, stack, traffic, template.learners, database_url)
-        flush = FlushWatcher(buffer_url=services.buffer.url, database_url=database_url)
+        flush = FlushWatcher(buffer=services.buffer.view, database_url=database_url)
         ranking = RankingWatcher(
             api_url=stack.url,
             token=token,
             learners=template.learners[: options.watched],
-            buffer_url=services.buffer.url,
+            buffer=services.buffer.view,
             database_url=database_url,
         )
         flush.start()
@@ -184,7 +187,7 @@ def run_scenario(scenario: Scenario, options: Options, services: Services, templ
             traffic.start(give_up_at=deadline)
             scenario.disrupt(run)
             traffic.wait(until=deadline)
-            drained = wait_drained(services.buffer.url, until=deadline)
+            drained = wait_drained(services.buffer.view, until=deadline)
             print(f"   senders done; buffer {'drained' if drained else 'NOT drained by the deadline'}", flush=True)
             run.checks.append(settle(ranking))
         finally:
@@ -193,7 +196,7 @@ def run_scenario(scenario: Scenario, options: Options, services: Services, templ
             ranking.stop()
         result.tally = tally(
             database_url=database_url,
-            buffer_url=services.buffer.url,
+            buffer=services.buffer.view,
             sent=traffic.sent,
             accepted=traffic.accepted,
             poison=run.poison,
@@ -219,12 +222,12 @@ def run_scenario(scenario: Scenario, options: Options, services: Services, templ
     return result
 
 
-def wait_drained(buffer_url: str, *, until: float) -> bool:
-    """Wait until the stream is empty (the buffer's Redis answering), or `until` passed."""
-    client = redis_client(buffer_url)
+def wait_drained(view: BufferView, *, until: float) -> bool:
+    """Wait until every shard's stream is empty (the buffer answering), or `until` passed."""
+    client = view.client()
     while time.monotonic() < until:
         try:
-            if client.xlen(buffer.keys.STREAM) == 0:
+            if view.backlog(client) == 0:
                 return True
         except Exception:  # the Redis is restarting: ask again
             pass
@@ -258,9 +261,10 @@ def main() -> None:
     WORK.mkdir(parents=True)
     started = datetime.now(UTC)
     results = []
-    with private_services(WORK) as services:
+    with private_services(WORK, cluster=options.cluster) as services:
         print("Preparing the template database (migrate, exercises, learners)...", flush=True)
         template = prepare_template(services, learners=options.learners, logs=WORK)
+        buffer = services.buffer.describe()
         for scenario in chosen:
             began = time.monotonic()
             try:
@@ -269,14 +273,16 @@ def main() -> None:
                 results.append(failed_run(scenario, began))
     header = (
         f"English Tutor chaos battery, {started:%Y-%m-%d %H:%M} UTC, {machine()}; "
-        f"{options.events:,} events a scenario from {options.senders} senders"
+        f"{options.events:,} events a scenario from {options.senders} senders; the buffer on {buffer}"
     )
+    results_file = RESULTS[options.cluster]
     print_table(results, header)
     write_json(
-        RESULTS,
+        results_file,
         results,
         date=f"{started:%Y-%m-%d %H:%M} UTC",
         machine=machine(),
+        buffer=buffer,
         options=asdict(options),
         bounds={
             "stall": "2 x ERROR_FLUSH_INTERVAL + STALL_SLACK_SECONDS + the scenario's longest disruption "
@@ -288,7 +294,7 @@ def main() -> None:
             "disagreement_seconds": DISAGREEMENT_BOUND_SECONDS,
         },
     )
-    print(f"(written to {RESULTS.relative_to(ROOT)})")
+    print(f"(written to {results_file.relative_to(ROOT)})")
     sys.exit(1 if any(r.failures for r in results) else 0)
 
 

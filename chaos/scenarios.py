@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 
 import orjson
 import redis
+from redis.cluster import RedisCluster
 
-from chaos.monitor import Database, redis_client
+from chaos.buffer_servers import BufferView
+from chaos.monitor import Database
 from chaos.outcome import Tally
 from chaos.services import FLUSH_APPLICATION, TOKEN_CACHE_SECONDS, Services, Stack
 from chaos.traffic import Plan, Traffic
@@ -39,6 +41,7 @@ class Options:
     fill_headroom_mb: float
     drain_seconds: float  # after the senders' window: how long they may retry and the buffer may take to drain
     seed: int
+    cluster: bool  # the buffer on a 3-node Redis Cluster (else one Redis)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,8 @@ def wait_for_progress(run: Run, timeout: float = 30.0) -> None:
     """
     if not run.disruptions:
         return
-    database, client = Database(run.database_url), redis_client(run.services.buffer.url)
+    view = run.services.buffer.view
+    database, client = Database(run.database_url), view.client()
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -134,7 +138,7 @@ def wait_for_progress(run: Run, timeout: float = 30.0) -> None:
             if rows and rows[0][0] > run.stored_after_disruption:
                 return
             with suppress(redis.RedisError):
-                if client.xlen(buffer.keys.STREAM) == 0:
+                if view.backlog(client) == 0:
                     return
             time.sleep(0.1)
     finally:
@@ -145,7 +149,8 @@ def recovered(run: Run, what: str, began: float) -> None:
     """Record a disruption that just ended, with the stream's backlog and the rows stored then."""
     ended, backlog = time.monotonic(), 0
     with suppress(redis.RedisError):
-        backlog = redis_client(run.services.buffer.url).xlen(buffer.keys.STREAM)
+        view = run.services.buffer.view
+        backlog = view.backlog(view.client())
     database = Database(run.database_url)
     rows = database.rows("SELECT count(*) FROM tutor_error")
     database.close()
@@ -170,24 +175,25 @@ def catch_a_copy(run: Run, timeout: float = 5.0) -> str:
     finally:
         database.close()
     # No flush in sight (none due, or none running at all): a random moment with entries waiting.
-    client = redis_client(run.services.buffer.url)
+    view = run.services.buffer.view
+    client = view.client()
     deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and not client.xlen(buffer.keys.STREAM):
+    while time.monotonic() < deadline and not view.backlog(client):
         time.sleep(0.01)
     return "with entries waiting (no COPY seen)"
 
 
 def kill_the_buffer(run: Run) -> None:
-    """SIGKILL the buffer's Redis, and restart it on its AOF (same port, same directory)."""
+    """SIGKILL the buffer's Redis (on a cluster, each time another node), and restart it on its AOF."""
     kills = run.options.redis_kills
     for number in range(1, kills + 1):
         run.wait_until(number / (kills + 1))
         wait_for_progress(run)
         began = time.monotonic()
-        run.services.buffer.stop()
+        killed = run.services.buffer.kill(number - 1)
         time.sleep(run.options.redis_down_seconds)
         run.services.buffer.start()
-        recovered(run, "buffer's Redis SIGKILLed, restarted on its AOF", began)
+        recovered(run, f"{killed} SIGKILLed, restarted on its AOF", began)
 
 
 def outage_window(options: Options) -> float:
@@ -219,12 +225,10 @@ def stop_postgres(run: Run) -> None:
 
 
 def stop_the_worker_and_cap_memory(run: Run) -> None:
-    """Stop the worker, and cap the buffer's memory a little above what it uses now."""
+    """Stop the worker, and cap the buffer's memory (each server's) a little above what it uses now."""
     run.stack.stop_worker()
     run.worker_stopped_at = time.monotonic()
-    client = redis_client(run.services.buffer.url)
-    used = client.info("memory")["used_memory"]
-    client.config_set("maxmemory", used + int(run.options.fill_headroom_mb * MB))
+    run.services.buffer.cap(int(run.options.fill_headroom_mb * MB))
 
 
 def fill_the_buffer(run: Run) -> None:
@@ -302,28 +306,30 @@ def inject_poison(run: Run) -> None:
     For the second half the worker is stopped a while, as after any hiccup, so that they land in
     full flush transactions (ERROR_FLUSH_BATCH entries) among thousands of valid events.
     """
-    client = redis_client(run.services.buffer.url)
+    view = run.services.buffer.view
+    client = view.client()
     entries = poison_entries(run.learners[-1])
     in_flow, in_backlog = entries[::2], entries[1::2]
     for number, poison in enumerate(in_flow, 1):
         run.wait_until(0.1 * number)
-        inject(run, client, poison)
+        inject(run, view, client, poison)
     run.wait_until(0.4)
     stopped = time.monotonic()
     run.stack.stop_worker()
     for number, poison in enumerate(in_backlog, 1):
         run.wait_until(0.4 + 0.1 * number)
-        inject(run, client, poison)
+        inject(run, view, client, poison)
     run.wait_until(0.8)
     run.stack.start_worker()
     recovered(run, "worker stopped while poison and valid events queued, restarted", stopped)
 
 
-def inject(run: Run, client: redis.Redis, poison: Poison) -> None:
+def inject(run: Run, view: BufferView, client: redis.Redis | RedisCluster, poison: Poison) -> None:
+    """XADD a poison entry to the stream of the learner it was made with (on a cluster, one shard of many)."""
     run.poison_entries += 1
     if poison.event_id:
         run.poison.add(poison.event_id)
-    client.xadd(buffer.keys.STREAM, {"events": poison.events})
+    client.xadd(view.shard_of(run.learners[-1]).stream, {"events": poison.events})
 
 
 def poison_ends_dead(run: Run, tally: Tally) -> list[Check]:

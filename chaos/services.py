@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from chaos.buffer_servers import BufferServers
 from tutor.tests.postgres_server import PostgresServer
 from tutor.tests.redis_server import RedisServer, free_port
 
@@ -41,10 +42,10 @@ GUNICORN_WORKERS = 4
 
 @dataclass
 class Services:
-    """The private PostgreSQL cluster, the buffer's Redis and the Redis of Celery's broker and the cache."""
+    """The private PostgreSQL cluster, the buffer's servers and the Redis of Celery's broker and the cache."""
 
     postgres: PostgresServer
-    buffer: RedisServer  # AOF and noeviction, as production runs it; killed and filled on purpose
+    buffer: BufferServers  # one Redis or a cluster, as production runs it; killed and filled on purpose
     broker: RedisServer  # separate, so that filling or killing the buffer leaves Celery running
     secret_key: str
 
@@ -57,7 +58,7 @@ class Services:
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.postgres.url(database),
-            "EVENT_BUFFER_URL": self.buffer.url,
+            **self.buffer.view.environment(),
             "REDIS_URL": f"{broker}/0",
             "CELERY_BROKER_URL": f"{broker}/1",
             "ERROR_FLUSH_INTERVAL": str(ERROR_FLUSH_INTERVAL),
@@ -80,35 +81,23 @@ class Services:
         return manage(env, logs, "create_api_client", "chaos", "--staff").split()[-1]
 
     def empty_buffers(self) -> None:
-        """Empty both Redis servers and lift any maxmemory a scenario set (no app process may be running)."""
-        for server in (self.buffer, self.broker):
-            client = redis.Redis.from_url(server.url)
-            client.flushall()
-            client.config_set("maxmemory", 0)
+        """Empty the buffer and the broker, and lift any maxmemory a scenario set (no app process may be running)."""
+        self.buffer.empty()
+        redis.Redis.from_url(self.broker.url).flushall()
 
 
 @contextmanager
-def private_services(workdir: Path) -> Iterator[Services]:
-    """Start a private PostgreSQL cluster and two private Redis servers; stop and remove them on exit."""
+def private_services(workdir: Path, *, cluster: bool) -> Iterator[Services]:
+    """Start a private PostgreSQL cluster, the buffer's servers (`cluster`: a 3-node Redis Cluster) and the
+    broker's Redis; stop and remove them on exit."""
     for tool in ("redis-server",):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: apt-get install redis-server")
     with ExitStack() as cleanup:
         postgres = PostgresServer()
         cleanup.callback(postgres.destroy)
-        buffer_dir = Path(tempfile.mkdtemp(prefix="chaos-buffer-"))
-        cleanup.callback(shutil.rmtree, buffer_dir, ignore_errors=True)
-        buffer = RedisServer(
-            buffer_dir,
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--maxmemory-policy",
-            "noeviction",
-            "--logfile",
-            str(workdir / "redis-buffer.log"),
-        )
+        # The buffer's AOF, node files and logs stay in the battery's work folder, beside the other logs.
+        buffer = BufferServers(workdir / "buffer", cluster=cluster)
         cleanup.callback(buffer.stop)
         broker_dir = Path(tempfile.mkdtemp(prefix="chaos-broker-"))
         cleanup.callback(shutil.rmtree, broker_dir, ignore_errors=True)
