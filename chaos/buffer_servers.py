@@ -14,11 +14,10 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from tutor.buffer import keys
+from tutor.tests.buffer_backends import CLUSTER_SHARDS
 from tutor.tests.redis_cluster import RedisClusterServers
 from tutor.tests.redis_server import RedisServer
 
-# Several shards on each of the cluster's three nodes, as production runs a cluster.
-CLUSTER_SHARDS = 16
 PERSISTENCE = ("--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction")
 
 

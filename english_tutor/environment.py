@@ -164,21 +164,17 @@ def database(name: str, default: str) -> dict:
 
 def postgres_databases(name: str) -> list[dict]:
     """Return Django's DATABASES entries for the comma-separated PostgreSQL URLs in `name`; none when unset or empty."""
-    value = os.environ.get(name, "")
-    if value == "":
-        return []
-    items = _items(value)
-    if items is None or any(_url_refusal(item, ("postgres", "postgresql")) for item in items):
-        allowed = (
-            "comma-separated URLs, each starting with postgres:// or postgresql:// and naming a database, "
-            "with a port from 1 to 65535"
-        )
-        return _refused(name, value, allowed, [])
+    items = urls(name, schemes=("postgres", "postgresql"), each="naming a database, with a port from 1 to 65535")
     return [environ.Env.db_url_config(item) for item in items]
 
 
-def urls(name: str, *, schemes: tuple[str, ...]) -> list[str]:
-    """Return the comma-separated URLs in `name`, each with one of `schemes`; none when unset or empty."""
+def urls(
+    name: str, *, schemes: tuple[str, ...], each: str = "with a host and, if any, a port from 1 to 65535"
+) -> list[str]:
+    """Return the comma-separated URLs in `name`, each with one of `schemes`; none when unset or empty.
+
+    `each` says what else every URL needs, in the message of a refusal.
+    """
     value = os.environ.get(name, "")
     if value == "":
         return []
@@ -186,8 +182,7 @@ def urls(name: str, *, schemes: tuple[str, ...]) -> list[str]:
     if items is not None and not any(_url_refusal(item, schemes) for item in items):
         return items
     starts = " or ".join(f"{scheme}://" for scheme in schemes)
-    allowed = f"comma-separated URLs, each starting with {starts}, with a host and a port from 1 to 65535"
-    return _refused(name, value, allowed, [])
+    return _refused(name, value, f"comma-separated URLs, each starting with {starts}, {each}", [])
 
 
 def hosts(name: str, default: list[str]) -> list[str]:

@@ -95,8 +95,8 @@ def _announce_learners(user_ids: set[UUID], deleted: set[UUID]) -> None:
     cache.delete_many([key for u in user_ids for key in (learners.level_key(u), learners.practice_key(u))])
     learners.forget(deleted)
     untold = buffer.bump_versions(user_ids - deleted) | buffer.bump_versions(deleted, deleted=True)
-    if untold - deleted:
-        _owe(untold - deleted)
+    if owed := untold - deleted:
+        _owe(owed)
 
 
 def _owe(user_ids: set[UUID]) -> None:

@@ -2,6 +2,9 @@
 
 import logging
 
+import redis
+from redis.cluster import RedisCluster
+
 from tutor.buffer import keys
 from tutor.buffer.connection import BufferFull, BufferUnavailable, client, translated_errors
 
@@ -48,7 +51,7 @@ def check_shard_count() -> None:
         logger.warning("The shard count is recorded once the buffer has drained and answers: %s", exc)
 
 
-def _entries(r, shards: tuple[keys.Shard, ...]) -> int:
+def _entries(r: redis.Redis | RedisCluster, shards: tuple[keys.Shard, ...]) -> int:
     """Return how many entries wait in the streams of these shards."""
     pipe = r.pipeline(transaction=False)
     for shard in shards:
