@@ -237,21 +237,22 @@ class Writer:
         self.ids = (uuid.UUID(int=(0xE << 64) + n) for n in range(1, 1_000_000))
         self.valid: list[Event] = []  # in order of writing, retries included
         self.stored_before: list[Event] = []
-        self.letters: list[tuple[str, bytes | None, str]] = []  # (entry id, row as JSON, what is wrong)
+        # Entries are named "<shard>/<entry id>": an entry id is unique within its shard's stream only.
+        self.letters: list[tuple[str, bytes | None, str]] = []  # (entry, row as JSON, what is wrong)
         # Unreadable entries, with the JSON of their elements when they are a list (of anything but rows).
         self.unreadable: dict[str, list[bytes] | None] = {}
 
     def owed(self, letters: list[dict]) -> list[tuple[str, bytes | None, str]]:
-        """Return the dead letters the flush owes: (entry id, row as JSON or None for the whole entry, what)."""
+        """Return the dead letters the flush owes: (entry, row as JSON or None for the whole entry, what)."""
         owed = list(self.letters)
-        for entry_id, elements in self.unreadable.items():
+        for entry, elements in self.unreadable.items():
             # A list of things that are no rows may be refused whole, or element by element, as event
             # rows that are wrong; either way each is accounted for, once.
             by_element = elements is not None and any(
-                letter["entry"] == entry_id and "event" in letter for letter in letters
+                letter_entry(letter) == entry and "event" in letter for letter in letters
             )
             for row in elements if by_element else [None]:
-                owed.append((entry_id, row, "unreadable entry"))
+                owed.append((entry, row, "unreadable entry"))
         return owed
 
     def write(self, entry) -> None:
@@ -262,7 +263,8 @@ class Writer:
                 rows = entry_rows(dict(entry.fields))
             except (KeyError, TypeError, ValueError):
                 rows = None
-            self.unreadable[entry_id] = [orjson.dumps(row) for row in rows] if isinstance(rows, list) else None
+            named = named_entry(buffer.keys.shard_of(LEARNERS[0]), entry_id)
+            self.unreadable[named] = [orjson.dumps(row) for row in rows] if isinstance(rows, list) else None
             return
         made = [self.make(row, raw=isinstance(entry, Raw)) for row in entry.rows]
         if isinstance(entry, Raw):
@@ -281,11 +283,11 @@ class Writer:
 
     def note_letters(self, entry_id: str, made: list, shard: buffer.Shard | None = None) -> None:
         """Note the dead letters the flush owes for the rows of an entry (of the shard, else of LEARNERS[0])."""
-        stream = (shard or buffer.keys.shard_of(LEARNERS[0])).stream
-        (_, fields) = buffer.client().xrange(stream, entry_id, entry_id)[0]
+        shard = shard or buffer.keys.shard_of(LEARNERS[0])
+        (_, fields) = buffer.client().xrange(shard.stream, entry_id, entry_id)[0]
         for row, (_, what) in zip(entry_rows(fields), made, strict=True):
             if what is not None:
-                self.letters.append((entry_id, orjson.dumps(row), what))
+                self.letters.append((named_entry(shard, entry_id), orjson.dumps(row), what))
 
     def make(self, spec, *, raw: bool) -> tuple[Event | list, str | None]:
         """Return the event (or, for a Raw entry, its row) and what is wrong with it (None when nothing)."""
@@ -343,9 +345,19 @@ def start_afresh() -> None:
     cache.clear()
 
 
+def named_entry(shard: buffer.Shard, entry_id: str) -> str:
+    """Return the name of a stream entry: its shard and its id, unique within the shard's stream only."""
+    return f"{shard.number}/{entry_id}"
+
+
+def letter_entry(letter: dict) -> str:
+    """Return the name of the entry a dead letter came from."""
+    return f"{letter['shard']}/{letter['entry']}"
+
+
 def letter_key(letter: dict) -> tuple[str, bytes | None]:
     """Return the entry of a dead letter and its row (as JSON), or None for a whole entry."""
-    return letter["entry"], (orjson.dumps(letter_row(letter)) if "event" in letter else None)
+    return letter_entry(letter), (orjson.dumps(letter_row(letter)) if "event" in letter else None)
 
 
 def stored_row(event: Event) -> tuple:
@@ -421,14 +433,14 @@ def test_any_mix_of_valid_and_poison_entries_drains_storing_each_valid_event_onc
         assert ("event" in letter) != ("raw" in letter), letter
     found = Counter(map(letter_key, letters))
     owed_letters = writer.owed(letters)
-    owed = Counter((entry_id, row) for entry_id, row, _ in owed_letters)
+    owed = Counter((entry, row) for entry, row, _ in owed_letters)
     reasons = {letter_key(letter): letter["reason"] for letter in letters}
     assert found == owed, (
         f"missing dead letters: {sorted((owed - found).elements(), key=str)}; "
         f"unexpected ones: {[(key, reasons[key]) for key in (found - owed).elements()]}"
     )
-    for entry_id, row, what in owed_letters:
-        assert re.search(NAMED[what], reasons[entry_id, row], re.IGNORECASE), (what, row, reasons[entry_id, row])
+    for entry, row, what in owed_letters:
+        assert re.search(NAMED[what], reasons[entry, row], re.IGNORECASE), (what, row, reasons[entry, row])
 
     assert pending_keys() == []
 

@@ -131,6 +131,18 @@ def test_a_flush_that_dies_in_one_shard_loses_nothing_and_counts_each_event_once
     assert buffer.backlog()["entries"] == 0
 
 
+def test_a_dead_letter_names_its_shard_as_two_shards_may_hold_one_entry_id(on_cluster):
+    first, second = buffer.shards()[:2]
+    for shard in (first, second):  # two writes in one millisecond get one id, each in its own stream
+        buffer.client().xadd(shard.stream, {"events": b"\x80 garbage"}, id="1-1")
+
+    ingest.flush()
+
+    letters = buffer.dead_letters()
+    assert sorted((letter["shard"], letter["entry"]) for letter in letters) == [("0", "1-1"), ("1", "1-1")]
+    assert buffer.backlog() == {"entries": 0, "dead": 2}
+
+
 def test_a_request_over_shards_naming_an_unknown_learner_writes_nothing(on_cluster):
     learners = learners_of_every_shard()
     stranger = next(u for u in (uuid.uuid4() for _ in range(100)) if buffer.keys.shard_of(u).number == 9)
