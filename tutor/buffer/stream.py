@@ -177,14 +177,18 @@ def backlog() -> dict[str, int]:
 
 
 def dead_letters(count: int = 100) -> list[dict[str, str]]:
-    """Return the oldest dead letters, of every shard."""
+    """Return the oldest dead letters, of every shard, each naming its shard: entry ids are only unique within one."""
+    shards = keys.shards()
     pipe = client().pipeline(transaction=False)
-    for shard in keys.shards():
+    for shard in shards:
         pipe.xrange(shard.dead_letters, count=count)
     with translated_errors():
-        rows = heapq.merge(*pipe.execute(), key=lambda row: _entry_order(row[0]))
+        found = pipe.execute()
+    of_shards = [[(i, f, shard.number) for i, f in rows] for shard, rows in zip(shards, found, strict=True)]
+    rows = heapq.merge(*of_shards, key=lambda row: _entry_order(row[0]))
     return [
-        {"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in itertools.islice(rows, count)
+        {"id": i.decode(), "shard": str(number), **{k.decode(): v.decode() for k, v in f.items()}}
+        for i, f, number in itertools.islice(rows, count)
     ]
 
 
